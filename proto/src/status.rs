@@ -1,0 +1,55 @@
+//! [`RoomStatus`]: the coverage report an ingester publishes on `bili.status.<room>` on every
+//! connection state change and every few seconds.
+
+use serde::{Deserialize, Serialize};
+
+/// State of the ingester's connection to a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnState {
+    /// Resolving the room or opening the WebSocket.
+    #[default]
+    Connecting,
+    /// Authenticated: events are flowing.
+    Connected,
+    /// The connection dropped; a reconnect is scheduled.
+    Disconnected,
+    /// The ingester stopped observing the room (hand-over, removal or shutdown).
+    Stopped,
+    /// A state this version does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+/// Coverage of one room by one ingester.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RoomStatus {
+    /// Schema version ([`crate::SCHEMA_VERSION`]).
+    pub v: u16,
+    /// Real room id.
+    pub room: u64,
+    /// Ingester id.
+    pub src: String,
+    /// When this status was published, Unix milliseconds.
+    pub ts: i64,
+    /// Connection state.
+    pub state: ConnState,
+    /// Since when the connection is in `state`, Unix milliseconds.
+    pub since: i64,
+    /// True while Bilibili masks identities on this connection (anonymous: `LOG_IN_NOTICE`
+    /// received or uid 0 seen).
+    pub masked: bool,
+    /// The Bilibili host the connection uses ("" while none).
+    pub host: String,
+    /// Reconnects since the ingester took the room.
+    pub reconnects: u64,
+    /// Time of the last message from Bilibili, Unix milliseconds, if any.
+    pub last_msg: Option<i64>,
+    /// Events published for this room since the ingester took it.
+    pub events_published: u64,
+    /// Events dropped for this room (buffer overflow) since the ingester took it.
+    pub events_lost: u64,
+    /// The last error, if the connection is not healthy.
+    pub last_error: Option<String>,
+}

@@ -1,0 +1,97 @@
+//! JetStream streams and KV buckets of the bus, with their settings, defined once.
+//!
+//! Services create these idempotently at start-up from these definitions
+//! (`bilipulse-runtime`'s `ensure_*`), so every service agrees on them. Retention (`max_age`)
+//! is the default; deployments may override it, everything else is part of the contract.
+
+use std::time::Duration;
+
+const DAY: Duration = Duration::from_secs(24 * 3600);
+
+/// Definition of a JetStream stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamSpec {
+    /// Stream name.
+    pub name: &'static str,
+    /// Subjects captured by the stream.
+    pub subjects: &'static [&'static str],
+    /// Default retention.
+    pub max_age: Duration,
+    /// Window during which a repeated `Nats-Msg-Id` is dropped. Must cover the longest
+    /// hand-over overlap between two ingesters.
+    pub duplicate_window: Duration,
+    /// Messages kept per subject (`-1` = unlimited). `BILI_STATUS` keeps the latest per room.
+    pub max_msgs_per_subject: i64,
+}
+
+/// `BILI_EVENTS`: every normalised room event.
+pub const EVENTS: StreamSpec = StreamSpec {
+    name: "BILI_EVENTS",
+    subjects: &["bili.event.>"],
+    max_age: Duration::from_secs(7 * 24 * 3600),
+    duplicate_window: Duration::from_secs(120),
+    max_msgs_per_subject: -1,
+};
+
+/// `BILI_RAW`: raw command bodies for replay and re-parsing.
+pub const RAW: StreamSpec = StreamSpec {
+    name: "BILI_RAW",
+    subjects: &["bili.raw.>"],
+    max_age: DAY,
+    duplicate_window: Duration::from_secs(120),
+    max_msgs_per_subject: -1,
+};
+
+/// `BILI_STATUS`: the latest coverage report per room.
+pub const STATUS: StreamSpec = StreamSpec {
+    name: "BILI_STATUS",
+    subjects: &["bili.status.>"],
+    max_age: DAY,
+    duplicate_window: Duration::from_secs(60),
+    max_msgs_per_subject: 1,
+};
+
+/// `BILI_SUMMARY`: window summaries, kept for history and backfill.
+pub const SUMMARY: StreamSpec = StreamSpec {
+    name: "BILI_SUMMARY",
+    subjects: &["bili.summary.>"],
+    max_age: Duration::from_secs(30 * 24 * 3600),
+    duplicate_window: Duration::from_secs(120),
+    max_msgs_per_subject: -1,
+};
+
+/// Every stream of the bus.
+pub const ALL_STREAMS: [StreamSpec; 4] = [EVENTS, RAW, STATUS, SUMMARY];
+
+/// Definition of a JetStream KV bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KvSpec {
+    /// Bucket name.
+    pub bucket: &'static str,
+    /// Revisions kept per key.
+    pub history: i64,
+    /// Per-key TTL support: when set, keys may be written with a TTL and expired keys leave a
+    /// delete marker kept for this long (NATS 2.11 `limit_markers`), so watchers see them go.
+    pub limit_markers: Option<Duration>,
+    /// TTL an ingester gives its membership key, renewed well before it runs out.
+    pub key_ttl: Option<Duration>,
+}
+
+/// `bili_rooms`: desired rooms ([`crate::RoomConfig`]), keyed by real room id.
+pub const ROOMS: KvSpec = KvSpec {
+    bucket: "bili_rooms",
+    history: 5,
+    limit_markers: None,
+    key_ttl: None,
+};
+
+/// `bili_members`: live ingesters ([`crate::Member`]), keyed by ingester id, each key with a TTL.
+pub const MEMBERS: KvSpec = KvSpec {
+    bucket: "bili_members",
+    history: 1,
+    limit_markers: Some(Duration::from_secs(60)),
+    key_ttl: Some(Duration::from_secs(6)),
+};
+
+/// Every KV bucket of the bus.
+pub const ALL_BUCKETS: [KvSpec; 2] = [ROOMS, MEMBERS];

@@ -1,0 +1,221 @@
+//! Real `nats-server` processes for tests.
+//!
+//! Every server binds 127.0.0.1 only, stores JetStream data in a temporary directory and is
+//! killed (and its directory removed) when the handle drops. Readiness is awaited through the
+//! server's own `/healthz` endpoint, never guessed with a sleep.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+/// How long a server may take to become healthy before the harness gives up.
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// One `nats-server -js` process.
+pub struct NatsServer {
+    bin: PathBuf,
+    dir: TempDir,
+    client_port: u16,
+    monitor_port: u16,
+    /// Extra configuration (cluster block), kept so a restart uses the same settings.
+    extra_conf: String,
+    name: String,
+    child: Option<Child>,
+}
+
+impl NatsServer {
+    /// Starts a single-node server with JetStream, or returns `None` (test skipped, or a panic
+    /// under CI) when no `nats-server` binary is installed.
+    pub fn start() -> Option<NatsServer> {
+        let bin = crate::require("nats-server", crate::tools::nats_server())?;
+        Some(Self::spawn(bin, "test".into(), free_port(), free_port(), String::new()))
+    }
+
+    fn spawn(bin: PathBuf, name: String, client_port: u16, monitor_port: u16, extra_conf: String) -> NatsServer {
+        let dir = tempfile::Builder::new()
+            .prefix("bilipulse-nats-")
+            .tempdir()
+            .expect("temp dir");
+        let mut s = NatsServer {
+            bin,
+            dir,
+            client_port,
+            monitor_port,
+            extra_conf,
+            name,
+            child: None,
+        };
+        s.launch();
+        s
+    }
+
+    fn launch(&mut self) {
+        self.launch_no_wait();
+        self.wait_healthy();
+    }
+
+    fn wait_healthy(&mut self) {
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                panic!("nats-server exited early ({status}); log:\n{}", self.log());
+            }
+            if http_ok(self.monitor_port, "/healthz") {
+                return;
+            }
+            if Instant::now() > deadline {
+                panic!("nats-server not healthy after {START_TIMEOUT:?}; log:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// `nats://127.0.0.1:<port>`
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.client_port)
+    }
+
+    /// The client port.
+    pub fn port(&self) -> u16 {
+        self.client_port
+    }
+
+    /// The server's log so far (for assertion messages).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("nats.log")).unwrap_or_default()
+    }
+
+    /// The directory holding the config, log and JetStream store.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// True while the process runs.
+    pub fn is_running(&mut self) -> bool {
+        self.child.as_mut().is_some_and(|c| c.try_wait().ok().flatten().is_none())
+    }
+
+    /// Kills the process (SIGKILL) and waits for it; the store survives for [`Self::restart`].
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts the process again on the same ports with the same store, and waits until healthy.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.launch();
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A 3-node (or n-node) JetStream cluster on loopback, connected by routes.
+pub struct NatsCluster {
+    /// The nodes, in start order.
+    pub nodes: Vec<NatsServer>,
+}
+
+impl NatsCluster {
+    /// Starts an `n`-node cluster and waits until every node is healthy (JetStream meta leader
+    /// elected), or returns `None` when no `nats-server` binary is installed.
+    pub fn start(n: usize) -> Option<NatsCluster> {
+        let bin = crate::require("nats-server", crate::tools::nats_server())?;
+        let routes: Vec<u16> = (0..n).map(|_| free_port()).collect();
+        let route_list = routes
+            .iter()
+            .map(|p| format!("nats-route://127.0.0.1:{p}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        // Spawn all processes before waiting on any: a node is healthy only once a JetStream
+        // quorum exists.
+        let mut nodes: Vec<NatsServer> = Vec::with_capacity(n);
+        for (i, route) in routes.iter().enumerate() {
+            let extra = format!(
+                "cluster {{ name: bilipulse-test, listen: 127.0.0.1:{route}, routes: [{route_list}] }}"
+            );
+            let dir = tempfile::Builder::new().prefix("bilipulse-nats-").tempdir().expect("temp dir");
+            let mut s = NatsServer {
+                bin: bin.clone(),
+                dir,
+                client_port: free_port(),
+                monitor_port: free_port(),
+                extra_conf: extra,
+                name: format!("n{}", i + 1),
+                child: None,
+            };
+            s.launch_no_wait();
+            nodes.push(s);
+        }
+        for node in &mut nodes {
+            node.wait_healthy();
+        }
+        Some(NatsCluster { nodes })
+    }
+
+    /// Comma-separated client URLs of all nodes, for clients that should fail over.
+    pub fn urls(&self) -> String {
+        self.nodes.iter().map(|n| n.url()).collect::<Vec<_>>().join(",")
+    }
+}
+
+impl NatsServer {
+    fn launch_no_wait(&mut self) {
+        // Cluster nodes are all spawned before any is awaited: none is healthy without quorum.
+        let store = self.dir.path().join("store");
+        let conf = format!(
+            "server_name: {name}\nlisten: 127.0.0.1:{port}\nhttp: 127.0.0.1:{mon}\n\
+             jetstream {{ store_dir: {store:?} }}\n{extra}\n",
+            name = self.name,
+            port = self.client_port,
+            mon = self.monitor_port,
+            store = store.display().to_string(),
+            extra = self.extra_conf,
+        );
+        let conf_path = self.dir.path().join("nats.conf");
+        std::fs::write(&conf_path, conf).expect("write nats.conf");
+        let log = std::fs::File::create(self.dir.path().join("nats.log")).expect("log file");
+        let child = Command::new(&self.bin)
+            .arg("-c")
+            .arg(&conf_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.bin.display()));
+        self.child = Some(child);
+    }
+}
+
+/// A port that was free a moment ago on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind 127.0.0.1:0")
+}
+
+/// A minimal HTTP/1.0 GET against the monitoring port; true on status 200.
+fn http_ok(port: u16, path: &str) -> bool {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    if s.write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").as_bytes()).is_err() {
+        return false;
+    }
+    let mut buf = String::new();
+    let _ = s.read_to_string(&mut buf);
+    buf.starts_with("HTTP/1.1 200") || buf.starts_with("HTTP/1.0 200")
+}

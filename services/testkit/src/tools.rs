@@ -1,0 +1,41 @@
+//! Locations of the pinned tools that `deploy/install-tools.sh` installs into `.tools/`.
+
+use std::path::{Path, PathBuf};
+
+/// The workspace root (two levels above this crate's manifest).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("testkit lives two levels below the workspace root")
+        .to_path_buf()
+}
+
+/// The `.tools` directory (`BILIPULSE_TOOLS` overrides).
+pub fn tools_dir() -> PathBuf {
+    std::env::var_os("BILIPULSE_TOOLS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join(".tools"))
+}
+
+/// The `nats-server` binary: `BILIPULSE_NATS_SERVER`, else `.tools/nats/bin/nats-server`, else
+/// `None`.
+pub fn nats_server() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("BILIPULSE_NATS_SERVER") {
+        return Some(PathBuf::from(p));
+    }
+    let p = tools_dir().join("nats/bin/nats-server");
+    p.is_file().then_some(p)
+}
+
+/// The Python interpreter of the tools venv (with nats-py and msgpack), if installed.
+pub fn python() -> Option<PathBuf> {
+    let p = tools_dir().join("venv/bin/python");
+    p.is_file().then_some(p)
+}
+
+/// The `node_modules` directory with the JavaScript consumer's packages, if installed.
+pub fn node_modules() -> Option<PathBuf> {
+    let p = tools_dir().join("node/node_modules");
+    p.is_dir().then_some(p)
+}
