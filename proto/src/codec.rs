@@ -11,6 +11,14 @@ use thiserror::Error;
 
 use crate::SCHEMA_VERSION;
 
+/// The deepest nesting of maps and arrays a message may have, counting its top-level map as
+/// one level; deeper input is malformed.
+///
+/// The contract itself nests two levels (an event map holding a medal map); the rest is room for
+/// fields added later. The limit bounds the decoder's recursion: rmp-serde's own default of 1024
+/// levels overflows a 2 MiB thread stack in debug builds.
+pub const MAX_DEPTH: usize = 32;
+
 /// Encoding failed. Only possible for values serde cannot represent; never for our types.
 #[derive(Debug, Error)]
 #[error("cannot encode message: {0}")]
@@ -40,14 +48,34 @@ pub fn encode<T: Serialize>(msg: &T) -> Result<Vec<u8>, EncodeError> {
 /// Unknown fields are ignored; an event of a kind this version does not know decodes as
 /// [`crate::Payload::Other`]. Never panics, whatever the input.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
+    // Every message is a named map. rmp-serde would also accept a positional array for a struct
+    // and fill it by field order, which silently misreads a compact or foreign encoding.
+    if !bytes.first().is_some_and(|&b| is_map_marker(b)) {
+        return Err(DecodeError::Malformed(serde::de::Error::custom(
+            "expected a MessagePack map at the top level",
+        )));
+    }
     #[derive(serde::Deserialize)]
     struct Version {
         #[serde(default)]
         v: u16,
     }
-    let Version { v } = rmp_serde::from_slice(bytes)?;
+    let Version { v } = from_slice(bytes)?;
     if v > SCHEMA_VERSION {
         return Err(DecodeError::UnsupportedVersion { found: v });
     }
-    Ok(rmp_serde::from_slice(bytes)?)
+    Ok(from_slice(bytes)?)
+}
+
+/// `rmp_serde::from_slice` with the nesting limited to [`MAX_DEPTH`].
+pub(crate) fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, rmp_serde::decode::Error> {
+    let mut de = rmp_serde::Deserializer::from_read_ref(bytes);
+    // rmp-serde refuses input once its counter reaches the limit, i.e. at `limit` levels.
+    de.set_max_depth(MAX_DEPTH + 1);
+    T::deserialize(&mut de)
+}
+
+/// True for the MessagePack map markers: fixmap (0x80..=0x8f), map 16 (0xde) and map 32 (0xdf).
+fn is_map_marker(b: u8) -> bool {
+    matches!(b, 0x80..=0x8f | 0xde | 0xdf)
 }

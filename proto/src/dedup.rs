@@ -41,6 +41,9 @@ mod tests {
         assert_ne!(a, c);
         // The hash is XXH3-64 with seed 0: a published algorithm, so other languages can
         // recompute it. This pins the value for one input.
-        assert_eq!(dedup_id(7, None, b""), format!("7:x{:016x}", 0x2d06800538d394c2_u64));
+        assert_eq!(
+            dedup_id(7, None, b""),
+            format!("7:x{:016x}", 0x2d06800538d394c2_u64)
+        );
     }
 }

@@ -11,7 +11,6 @@ use std::fmt;
 use serde::de::{self, Deserializer, Error as _};
 use serde::{Deserialize, Serialize};
 
-
 /// One normalised room event.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RoomEvent {
@@ -483,21 +482,32 @@ impl<'de> Deserialize<'de> for RoomEvent {
                 .map(|(k, v)| (rmpv::Value::from(k), v))
                 .collect(),
         );
-        fn body<T: de::DeserializeOwned, E: de::Error>(rest: rmpv::Value, kind: &str) -> Result<T, E> {
-            rmpv::ext::from_value(rest).map_err(|e| E::custom(format_args!("{kind} fields: {e}")))
+        // The kind's fields go back through rmp-serde rather than `rmpv::ext::from_value`:
+        // rmpv's value deserializer cannot read enums written as strings (`"share"`, `"gold"`),
+        // which is how every unit variant of the contract is encoded.
+        fn body<T: de::DeserializeOwned, E: de::Error>(
+            rest: &rmpv::Value,
+            kind: &str,
+        ) -> Result<T, E> {
+            let mut buf = Vec::new();
+            rmpv::encode::write_value(&mut buf, rest)
+                .map_err(|e| E::custom(format_args!("{kind} fields: {e}")))?;
+            crate::codec::from_slice(&buf)
+                .map_err(|e| E::custom(format_args!("{kind} fields: {e}")))
         }
         let payload = match Kind::parse(&kind) {
-            Some(Kind::Danmaku) => Payload::Danmaku(body(rest, &kind)?),
-            Some(Kind::Gift) => Payload::Gift(body(rest, &kind)?),
-            Some(Kind::Superchat) => Payload::Superchat(body(rest, &kind)?),
-            Some(Kind::Guard) => Payload::Guard(body(rest, &kind)?),
-            Some(Kind::Interact) => Payload::Interact(body(rest, &kind)?),
-            Some(Kind::Like) => Payload::Like(body(rest, &kind)?),
-            Some(Kind::Audience) => Payload::Audience(body(rest, &kind)?),
-            Some(Kind::Live) => Payload::Live(body(rest, &kind)?),
-            Some(Kind::Other) => Payload::Other(body(rest, &kind)?),
+            Some(Kind::Danmaku) => Payload::Danmaku(body(&rest, &kind)?),
+            Some(Kind::Gift) => Payload::Gift(body(&rest, &kind)?),
+            Some(Kind::Superchat) => Payload::Superchat(body(&rest, &kind)?),
+            Some(Kind::Guard) => Payload::Guard(body(&rest, &kind)?),
+            Some(Kind::Interact) => Payload::Interact(body(&rest, &kind)?),
+            Some(Kind::Like) => Payload::Like(body(&rest, &kind)?),
+            Some(Kind::Audience) => Payload::Audience(body(&rest, &kind)?),
+            Some(Kind::Live) => Payload::Live(body(&rest, &kind)?),
+            Some(Kind::Other) => Payload::Other(body(&rest, &kind)?),
             None => {
-                let mut other: Other = rmpv::ext::from_value(rest).unwrap_or_default();
+                // A newer kind's fields are not ours to judge: keep what fits `Other`.
+                let mut other: Other = body::<Other, D::Error>(&rest, &kind).unwrap_or_default();
                 other.unknown_kind = Some(kind);
                 Payload::Other(other)
             }
@@ -514,4 +524,3 @@ impl<'de> Deserialize<'de> for RoomEvent {
         })
     }
 }
-

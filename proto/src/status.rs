@@ -22,8 +22,10 @@ pub enum ConnState {
 }
 
 /// Coverage of one room by one ingester.
+///
+/// Decoding requires `v`, `room`, `src`, `ts` and `state`; every other field takes its default
+/// when absent.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(default)]
 pub struct RoomStatus {
     /// Schema version ([`crate::SCHEMA_VERSION`]).
     pub v: u16,
@@ -36,20 +38,28 @@ pub struct RoomStatus {
     /// Connection state.
     pub state: ConnState,
     /// Since when the connection is in `state`, Unix milliseconds.
+    #[serde(default)]
     pub since: i64,
     /// True while Bilibili masks identities on this connection (anonymous: `LOG_IN_NOTICE`
     /// received or uid 0 seen).
+    #[serde(default)]
     pub masked: bool,
     /// The Bilibili host the connection uses ("" while none).
+    #[serde(default)]
     pub host: String,
     /// Reconnects since the ingester took the room.
+    #[serde(default)]
     pub reconnects: u64,
     /// Time of the last message from Bilibili, Unix milliseconds, if any.
+    #[serde(default)]
     pub last_msg: Option<i64>,
     /// Events published for this room since the ingester took it.
+    #[serde(default)]
     pub events_published: u64,
     /// Events dropped for this room (buffer overflow) since the ingester took it.
+    #[serde(default)]
     pub events_lost: u64,
     /// The last error, if the connection is not healthy.
+    #[serde(default)]
     pub last_error: Option<String>,
 }

@@ -140,15 +140,25 @@ impl FromStr for Subject {
             (Some("event"), 4) => {
                 let kind = Kind::parse(tokens[3])
                     .ok_or_else(|| SubjectError::UnknownKind(s.into(), tokens[3].into()))?;
-                Ok(Subject::Event { room: room(tokens[2])?, kind })
+                Ok(Subject::Event {
+                    room: room(tokens[2])?,
+                    kind,
+                })
             }
-            (Some("raw"), 3) => Ok(Subject::Raw { room: room(tokens[2])? }),
-            (Some("status"), 3) => Ok(Subject::Status { room: room(tokens[2])? }),
+            (Some("raw"), 3) => Ok(Subject::Raw {
+                room: room(tokens[2])?,
+            }),
+            (Some("status"), 3) => Ok(Subject::Status {
+                room: room(tokens[2])?,
+            }),
             (Some("summary"), 4) => {
                 let window = tokens[3]
                     .parse()
                     .map_err(|_| SubjectError::BadWindow(s.into(), tokens[3].into()))?;
-                Ok(Subject::Summary { room: room(tokens[2])?, window })
+                Ok(Subject::Summary {
+                    room: room(tokens[2])?,
+                    window,
+                })
             }
             (Some("event" | "raw" | "status" | "summary"), _) => {
                 Err(SubjectError::WrongShape(s.to_owned()))
@@ -199,8 +209,11 @@ impl Window {
     }
 
     /// Start of the window containing `ts_ms` (windows are aligned to the Unix epoch).
+    ///
+    /// Timestamps come from the network, so this never overflows: in the first partial window
+    /// above `i64::MIN`, whose aligned start is not representable, it returns `i64::MIN`.
     pub fn start_of(self, ts_ms: i64) -> i64 {
-        ts_ms - ts_ms.rem_euclid(self.millis())
+        ts_ms.saturating_sub(ts_ms.rem_euclid(self.millis()))
     }
 }
 
@@ -227,7 +240,13 @@ impl FromStr for Window {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let err = || WindowError(s.to_owned());
-        let (digits, unit) = s.split_at(s.len().checked_sub(1).ok_or_else(err)?);
+        // Split off the last character, not the last byte: the token may be any UTF-8.
+        let unit_at = s
+            .char_indices()
+            .next_back()
+            .map(|(i, _)| i)
+            .ok_or_else(err)?;
+        let (digits, unit) = s.split_at(unit_at);
         let n = parse_room(digits).ok_or_else(err)?;
         let mult = match unit {
             "s" => 1,
@@ -235,7 +254,10 @@ impl FromStr for Window {
             "h" => 3600,
             _ => return Err(err()),
         };
-        let secs = n.checked_mul(mult).and_then(|x| u32::try_from(x).ok()).ok_or_else(err)?;
+        let secs = n
+            .checked_mul(mult)
+            .and_then(|x| u32::try_from(x).ok())
+            .ok_or_else(err)?;
         let w = Window { secs };
         // Only the canonical spelling is accepted: `60s` must be written `1m`.
         if w.to_string() != s {

@@ -6,6 +6,7 @@
 //! * [`resolve`]: HTTP: buvid3, WBI keys, short id → real room id, token and host list.
 //! * [`client`]: the `/sub` WebSocket: auth, heartbeats, dead-connection detection, reconnects.
 //! * [`wire`]: the 16-byte packet header, zlib/brotli containers, the heartbeat-reply quirk.
+//! * [`config`]: the command-line flags every program that talks to Bilibili shares.
 //! * [`commands`]: each command body (JSON, some with protobuf inside) → [`bilipulse_proto::RoomEvent`].
 //!
 //! Nothing here panics on network input: every malformed input is a typed error, and every
@@ -13,6 +14,7 @@
 
 pub mod client;
 pub mod commands;
+pub mod config;
 pub mod resolve;
 pub mod wbi;
 pub mod wire;

@@ -1,1 +1,58 @@
-//! (in progress)
+//! `bilipulse`, the command line for people and scripts.
+//!
+//! * `decode FILE...`: captured packets or command bodies → one JSON line per event.
+//! * `watch ROOM...`: connect to rooms directly (no NATS) and print their events, or count them.
+//! * `rooms add|rm|ls`: manage the desired rooms in `bili_rooms` and see who observes them.
+//! * `tail [SUBJECT]`: print what flows on the bus, decoded from MessagePack, as JSON lines.
+//!
+//! Output is JSON lines with exactly the field names of the MessagePack contract, so whatever a
+//! script learns from `bilipulse` carries over to consuming NATS directly.
+
+pub mod decode;
+pub mod rooms;
+pub mod tail;
+pub mod watch;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// The bilipulse command line.
+#[derive(Debug, Parser)]
+#[command(name = "bilipulse", version, about = "bilipulse: decode, watch and manage Bilibili live rooms")]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Decode captured packets (.bin, header included) or command bodies (.json) into events.
+    Decode(decode::DecodeArgs),
+    /// Connect to rooms directly, without NATS, and print their events (or count them).
+    Watch(watch::WatchArgs),
+    /// Manage the rooms bilipulse observes.
+    Rooms(rooms::RoomsArgs),
+    /// Print messages from the bus as JSON lines (default: every event).
+    Tail(tail::TailArgs),
+}
+
+/// Runs a parsed command line; the exit code says whether everything succeeded.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Decode(a) => Ok(decode::run(&a, &mut std::io::stdout().lock(), &mut std::io::stderr().lock())),
+        Command::Watch(a) => watch::run(a).await,
+        Command::Rooms(a) => rooms::run(a).await,
+        Command::Tail(a) => tail::run(a).await,
+    }
+}
+
+/// Wall-clock Unix milliseconds.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

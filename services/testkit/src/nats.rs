@@ -184,7 +184,12 @@ impl NatsServer {
         );
         let conf_path = self.dir.path().join("nats.conf");
         std::fs::write(&conf_path, conf).expect("write nats.conf");
-        let log = std::fs::File::create(self.dir.path().join("nats.log")).expect("log file");
+        // Append, so a restart keeps the log of the run before it for failure messages.
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("nats.log"))
+            .expect("log file");
         let child = Command::new(&self.bin)
             .arg("-c")
             .arg(&conf_path)

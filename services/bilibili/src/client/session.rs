@@ -1,0 +1,342 @@
+//! One WebSocket connection, from handshake to its end.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio::time::{Instant, Interval, MissedTickBehavior};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::{HeaderValue, header};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use super::supervise::{Events, Stop};
+use super::{ClientConfig, ClientEvent, ConnectionState, MaskReason};
+use crate::commands;
+use crate::wire::{self, AuthBody, FrameDecoder, Limits, Packet};
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Bytes read from the socket at a time. Small on purpose: a pod holds ~1000 mostly idle
+/// connections, and tungstenite allocates this eagerly per connection.
+const READ_BUFFER: usize = 8 << 10;
+/// Outgoing data is tiny (auth, heartbeats); cap what may queue up behind a stuck socket.
+const MAX_WRITE_BUFFER: usize = 64 << 10;
+/// How long a clean close may take before the socket is just dropped.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+/// The command the server sends to anonymous connections.
+const LOG_IN_NOTICE: &str = "LOG_IN_NOTICE";
+
+/// What the supervisor needs to know to connect: the same for every host of a resolution.
+#[derive(Debug, Clone)]
+pub(super) struct Target {
+    /// Real room id for the auth packet.
+    pub room: u64,
+    pub token: Option<String>,
+    pub buvid: Option<String>,
+    pub user_agent: String,
+    /// Never empty.
+    pub endpoints: Vec<Endpoint>,
+}
+
+/// One server to try.
+#[derive(Debug, Clone)]
+pub(super) struct Endpoint {
+    /// `host:port`, for states and logs.
+    pub label: String,
+    pub url: url::Url,
+}
+
+/// How a connection ended.
+#[derive(Debug)]
+pub(super) enum End {
+    /// Cancelled or nobody listens any more: the client stops.
+    Stop,
+    /// The connection is over; the supervisor decides what next.
+    Over {
+        reason: String,
+        /// Authenticated and data flowed: the failure streak is broken.
+        healthy: bool,
+        /// The server refused our token: fetch a new one.
+        auth_rejected: bool,
+    },
+}
+
+impl From<Stop> for End {
+    fn from(_: Stop) -> End {
+        End::Stop
+    }
+}
+
+fn over(reason: impl Into<String>) -> End {
+    End::Over {
+        reason: reason.into(),
+        healthy: false,
+        auth_rejected: false,
+    }
+}
+
+/// Runs one connection to `ep` until it ends, emitting its events.
+pub(super) async fn run(cfg: &ClientConfig, target: &Target, ep: &Endpoint, events: &Events) -> End {
+    let mut ws = match connect(cfg, target, ep, events).await {
+        Ok(ws) => ws,
+        Err(end) => return end,
+    };
+    cfg.stats.connect();
+    let mut conn = Connection {
+        cfg,
+        events,
+        host: &ep.label,
+        decoder: FrameDecoder::new(Limits {
+            max_packet_len: cfg.max_frame,
+            ..Limits::default()
+        }),
+        packets: Vec::new(),
+        authenticated: false,
+        healthy: false,
+        masked: false,
+        heartbeat: None,
+    };
+    let end = conn.drive(&mut ws, target).await;
+    close(&mut ws, matches!(end, End::Stop)).await;
+    end
+}
+
+async fn connect(cfg: &ClientConfig, target: &Target, ep: &Endpoint, events: &Events) -> Result<Ws, End> {
+    let mut request = ep
+        .url
+        .as_str()
+        .into_client_request()
+        .map_err(|e| over(format!("bad WebSocket URL {}: {e}", ep.url)))?;
+    let ua = HeaderValue::from_str(&target.user_agent)
+        .map_err(|_| over("user agent is not a valid header value"))?;
+    request.headers_mut().insert(header::USER_AGENT, ua);
+    let ws_config = WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(0)
+        .max_write_buffer_size(MAX_WRITE_BUFFER)
+        .max_message_size(Some(cfg.max_frame))
+        .max_frame_size(Some(cfg.max_frame));
+    let handshake = tokio_tungstenite::connect_async_with_config(request, Some(ws_config), true);
+    tokio::select! {
+        _ = events.cancelled() => Err(End::Stop),
+        r = tokio::time::timeout(cfg.auth_timeout, handshake) => match r {
+            Err(_) => Err(over(format!("handshake timed out after {:?}", cfg.auth_timeout))),
+            Ok(Err(e)) => Err(over(format!("connect: {e}"))),
+            Ok(Ok((ws, _response))) => Ok(ws),
+        },
+    }
+}
+
+/// Per-connection state.
+struct Connection<'a> {
+    cfg: &'a ClientConfig,
+    events: &'a Events,
+    host: &'a str,
+    decoder: FrameDecoder,
+    packets: Vec<Packet>,
+    authenticated: bool,
+    healthy: bool,
+    /// `Masked` is reported at most once per connection.
+    masked: bool,
+    heartbeat: Option<Interval>,
+}
+
+impl Connection<'_> {
+    async fn drive(&mut self, ws: &mut Ws, target: &Target) -> End {
+        let auth = wire::encode_auth(&AuthBody {
+            uid: self.cfg.uid,
+            roomid: target.room,
+            protover: self.cfg.protover,
+            platform: "web".to_owned(),
+            kind: 2,
+            buvid: target.buvid.clone().unwrap_or_default(),
+            key: target.token.clone(),
+        });
+        if let Err(e) = ws.send(Message::Binary(auth.into())).await {
+            return over(format!("sending auth: {e}"));
+        }
+        let auth_deadline = Instant::now() + self.cfg.auth_timeout;
+        let mut last_frame = Instant::now();
+        loop {
+            let deadline = if self.authenticated {
+                last_frame + self.cfg.dead_after
+            } else {
+                auth_deadline
+            };
+            tokio::select! {
+                biased;
+                _ = self.events.cancelled() => return End::Stop,
+                _ = tokio::time::sleep_until(deadline) => {
+                    return self.end(if self.authenticated {
+                        format!("dead: no frame for {:?}", self.cfg.dead_after)
+                    } else {
+                        format!("no auth reply within {:?}", self.cfg.auth_timeout)
+                    });
+                }
+                _ = tick(&mut self.heartbeat) => {
+                    if let Err(e) = ws.send(Message::Binary(wire::encode_heartbeat().into())).await {
+                        return self.end(format!("sending heartbeat: {e}"));
+                    }
+                }
+                msg = ws.next() => {
+                    let msg = match msg {
+                        None => return self.end("connection closed"),
+                        Some(Err(e)) => return self.end(format!("read: {e}")),
+                        Some(Ok(m)) => m,
+                    };
+                    last_frame = Instant::now();
+                    match msg {
+                        Message::Binary(frame) => {
+                            if let Some(end) = self.on_frame(ws, frame).await {
+                                return end;
+                            }
+                        }
+                        Message::Text(t) => {
+                            self.cfg.stats.frame(t.len());
+                            self.cfg.stats.malformed(1);
+                            tracing::warn!(host = self.host, len = t.len(), "unexpected text frame ignored");
+                        }
+                        Message::Close(frame) => {
+                            let why = frame.map_or_else(String::new, |f| format!(" ({} {})", f.code, f.reason));
+                            return self.end(format!("server closed the connection{why}"));
+                        }
+                        // Ping/pong: tungstenite answers pings itself; they still prove liveness.
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Decodes one binary frame and emits its packets. `Some` ends the connection.
+    async fn on_frame(&mut self, ws: &mut Ws, frame: bytes::Bytes) -> Option<End> {
+        self.cfg.stats.frame(frame.len());
+        let recv_ms = now_ms();
+        if let Err(e) = self.decoder.decode(frame, &mut self.packets) {
+            let n = self.decoder.errors_in_last_frame().max(1);
+            self.cfg.stats.malformed(n);
+            tracing::warn!(host = self.host, errors = n, kind = e.kind(), error = %e,
+                "malformed frame; kept the packets before the error");
+        }
+        let mut packets = std::mem::take(&mut self.packets);
+        let mut result = None;
+        for packet in packets.drain(..) {
+            match self.on_packet(ws, packet, recv_ms).await {
+                Ok(()) => {}
+                Err(end) => {
+                    result = Some(end);
+                    break;
+                }
+            }
+        }
+        packets.clear();
+        self.packets = packets;
+        result
+    }
+
+    async fn on_packet(&mut self, ws: &mut Ws, packet: Packet, recv_ms: i64) -> Result<(), End> {
+        match packet {
+            Packet::AuthReply(body) => self.on_auth_reply(ws, &body).await,
+            Packet::HeartbeatReply { popularity } => {
+                self.healthy |= self.authenticated;
+                self.events.emit(ClientEvent::Popularity(popularity)).await?;
+                Ok(())
+            }
+            Packet::Command(body) => {
+                self.healthy |= self.authenticated;
+                if !self.masked && commands::peek_cmd(&body).is_some_and(|c| c == LOG_IN_NOTICE) {
+                    self.mask(MaskReason::LogInNotice).await?;
+                }
+                self.cfg.stats.command();
+                self.events.emit(ClientEvent::Command { body, recv_ms }).await?;
+                Ok(())
+            }
+            Packet::Other { op, body } => {
+                tracing::debug!(host = self.host, op, len = body.len(), "ignoring packet with unexpected op");
+                Ok(())
+            }
+        }
+    }
+
+    async fn on_auth_reply(&mut self, ws: &mut Ws, body: &[u8]) -> Result<(), End> {
+        if self.authenticated {
+            tracing::debug!(host = self.host, "ignoring a second auth reply");
+            return Ok(());
+        }
+        let code = serde_json::from_slice::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| v.get("code").and_then(serde_json::Value::as_i64));
+        if code != Some(0) {
+            self.cfg.stats.auth_failure();
+            let shown = code.map_or_else(|| "unreadable".to_owned(), |c| format!("code {c}"));
+            return Err(End::Over {
+                reason: format!("auth rejected ({shown})"),
+                healthy: false,
+                auth_rejected: true,
+            });
+        }
+        self.authenticated = true;
+        self.events
+            .emit(ClientEvent::State(ConnectionState::Authenticated {
+                host: self.host.to_owned(),
+            }))
+            .await?;
+        if self.cfg.uid == 0 && !self.masked {
+            self.mask(MaskReason::AnonymousUid).await?;
+        }
+        // Heartbeat right away (the server expects it), then on the period.
+        if let Err(e) = ws.send(Message::Binary(wire::encode_heartbeat().into())).await {
+            return Err(self.end(format!("sending heartbeat: {e}")));
+        }
+        let period = self.cfg.heartbeat.max(Duration::from_millis(1));
+        let mut interval = tokio::time::interval_at(Instant::now() + period, period);
+        interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        self.heartbeat = Some(interval);
+        Ok(())
+    }
+
+    async fn mask(&mut self, reason: MaskReason) -> Result<(), Stop> {
+        self.masked = true;
+        self.events
+            .emit(ClientEvent::State(ConnectionState::Masked { reason }))
+            .await
+    }
+
+    fn end(&self, reason: impl Into<String>) -> End {
+        End::Over {
+            reason: reason.into(),
+            healthy: self.healthy,
+            auth_rejected: false,
+        }
+    }
+}
+
+/// The heartbeat timer, or never before authentication.
+async fn tick(heartbeat: &mut Option<Interval>) {
+    match heartbeat {
+        Some(i) => {
+            i.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// Sends a close frame. When stopping, also waits briefly for the server's reply so it sees
+/// a clean close; after a failure the peer is likely gone, so reconnecting is not delayed.
+async fn close(ws: &mut Ws, wait_for_reply: bool) {
+    let _ = tokio::time::timeout(CLOSE_GRACE, async {
+        if ws.close(None).await.is_ok() && wait_for_reply {
+            while let Some(Ok(_)) = ws.next().await {}
+        }
+    })
+    .await;
+}
+
+/// Wall-clock milliseconds since the Unix epoch.
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}

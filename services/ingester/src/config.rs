@@ -1,0 +1,68 @@
+//! The ingester's configuration: flags with `BILIPULSE_*` environment fallbacks.
+
+use std::time::Duration;
+
+use bilipulse_bilibili::config::BilibiliArgs;
+use bilipulse_runtime::config::{Args, parse_duration};
+use clap::Parser;
+
+/// `bilipulse-ingester`: observes Bilibili live rooms and publishes their events to NATS.
+///
+/// Rooms come from the `bili_rooms` KV bucket (see `bilipulse rooms add`); replicas share them by
+/// rendezvous hashing over the live members in `bili_members`.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "bilipulse-ingester", version)]
+pub struct Config {
+    /// Runtime flags shared by every service.
+    #[command(flatten)]
+    pub runtime: Args,
+
+    /// This ingester's id: unique among replicas, stable across restarts of the same pod.
+    /// Defaults to POD_NAME, then HOSTNAME.
+    #[arg(long, env = "BILIPULSE_INGESTER_ID")]
+    pub id: Option<String>,
+
+    /// How to reach Bilibili (or the simulator).
+    #[command(flatten)]
+    pub bilibili: BilibiliArgs,
+
+    /// Most rooms this ingester connects to; rooms beyond every replica's capacity are
+    /// reported as unplaced.
+    #[arg(long, env = "BILIPULSE_MAX_ROOMS", default_value_t = 1000, help_heading = "Ingester")]
+    pub max_rooms: u32,
+
+    /// Bound of the publish buffer that absorbs NATS outages, in MiB. Past it new events are
+    /// dropped and counted (status `events_lost`, metric `dropped`).
+    #[arg(long, env = "BILIPULSE_BUFFER_MIB", default_value_t = 256, help_heading = "Ingester")]
+    pub buffer_mib: usize,
+
+    /// Publishes awaiting their JetStream ack at once.
+    #[arg(long, env = "BILIPULSE_MAX_INFLIGHT", default_value_t = 2048, help_heading = "Ingester")]
+    pub max_inflight: usize,
+
+    /// How often each room's status is published when nothing changes.
+    #[arg(long, env = "BILIPULSE_STATUS_INTERVAL", default_value = "5s", value_parser = parse_duration, help_heading = "Ingester")]
+    pub status_interval: Duration,
+
+    /// TTL of this ingester's membership key; a crashed ingester's rooms move after it.
+    /// Whole seconds (NATS per-message TTLs are).
+    #[arg(long, env = "BILIPULSE_MEMBER_TTL", default_value = "6s", value_parser = parse_duration, help_heading = "Ingester")]
+    pub member_ttl: Duration,
+
+    /// Longest a room keeps running here after moving elsewhere, if the new owner does not
+    /// report connected sooner; also bounds the hand-over at shutdown.
+    #[arg(long, env = "BILIPULSE_HANDOVER_TIMEOUT", default_value = "15s", value_parser = parse_duration, help_heading = "Ingester")]
+    pub handover_timeout: Duration,
+}
+
+impl Config {
+    /// The ingester id: `--id`, else POD_NAME, else HOSTNAME, else a random one.
+    pub fn ingester_id(&self) -> String {
+        self.id
+            .clone()
+            .or_else(|| std::env::var("POD_NAME").ok())
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| format!("ingester-{}", std::process::id()))
+    }
+}

@@ -1,0 +1,177 @@
+//! The bilipulse ingester.
+//!
+//! Data flow, one module per step:
+//!
+//! * [`bucket`]: mirrors of `bili_rooms` (what to observe) and `bili_members` (who is alive).
+//! * [`membership`]: this replica's TTL'd key in `bili_members`.
+//! * [`shard`]: rendezvous hashing of rooms over the live members — the same answer everywhere.
+//! * [`owner`]: starts rooms assigned here, hands the others over make-before-break.
+//! * [`room`]: one Bilibili connection; commands → events, coverage → status.
+//! * [`publish`]: the bounded buffer and in-flight-ack window in front of JetStream.
+//!
+//! [`run`] wires them together; `main.rs` only parses flags and installs signal handlers, so
+//! tests run whole ingesters in-process.
+
+pub mod bucket;
+pub mod config;
+pub mod membership;
+pub mod metrics;
+pub mod owner;
+pub mod publish;
+pub mod room;
+pub mod shard;
+
+use std::sync::Arc;
+
+use bilipulse_bilibili::client::ClientConfig;
+use bilipulse_proto::{Member, SCHEMA_VERSION, streams};
+use bilipulse_runtime::admin::{self, Readiness};
+use bilipulse_runtime::bus;
+use bilipulse_runtime::shutdown::Shutdown;
+use prometheus_client::registry::Registry;
+use thiserror::Error;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+pub use config::Config;
+
+use crate::membership::{Membership, MembershipError, now_ms};
+use crate::metrics::Metrics;
+use crate::owner::{Owner, OwnerConfig};
+use crate::publish::{PublishConfig, Publisher};
+use crate::room::Shared;
+
+/// Why the ingester could not start or stopped with an error.
+#[derive(Debug, Error)]
+pub enum IngesterError {
+    /// The admin listener could not bind.
+    #[error(transparent)]
+    Admin(#[from] admin::AdminError),
+    /// NATS or JetStream setup failed.
+    #[error(transparent)]
+    Bus(#[from] bus::BusError),
+    /// The membership key could not be written.
+    #[error(transparent)]
+    Membership(#[from] MembershipError),
+    /// The Bilibili flags do not work (cookie file, base URLs).
+    #[error(transparent)]
+    Bilibili(#[from] bilipulse_bilibili::config::ConfigError),
+}
+
+/// Runs an ingester until `shutdown` fires, then hands its rooms over and returns.
+pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), IngesterError> {
+    let id = config.ingester_id();
+    let mut registry = Registry::with_prefix("bilipulse_ingester");
+    let metrics = Metrics::register(&mut registry);
+    let readiness = Readiness::new(["nats", "streams", "members"]);
+    let admin = admin::Server::bind(config.runtime.admin_addr, readiness.clone(), registry).await?;
+    tracing::info!(id = %id, admin = %admin.local_addr(), "ingester starting");
+    let admin_task = tokio::spawn(admin.run(shutdown.clone()));
+
+    let client = bus::connect_with_readiness(&config.runtime.nats, &id, &readiness).await?;
+    let js = bus::jetstream(client.clone());
+    bus::ensure_streams(&js, &config.runtime.streams).await?;
+    let rooms_kv = bus::ensure_bucket(&js, &streams::ROOMS, &config.runtime.streams).await?;
+    let members_kv = bus::ensure_bucket(&js, &streams::MEMBERS, &config.runtime.streams).await?;
+    readiness.set_ready("streams");
+
+    let publisher = Publisher::new(
+        PublishConfig {
+            buffer_bytes: config.buffer_mib.saturating_mul(1024 * 1024),
+            max_inflight: config.max_inflight.max(1),
+            drain_timeout: config.handover_timeout,
+        },
+        metrics.clone(),
+    );
+    let publish_stop = CancellationToken::new();
+    let publish_task = tokio::spawn(publisher.clone().run(js.clone(), client.clone(), publish_stop.clone()));
+
+    let shared = Arc::new(Shared {
+        id: id.clone(),
+        client: client_factory(&config)?,
+        publisher,
+        metrics: metrics.clone(),
+        status_interval: config.status_interval,
+        recent_ids: 8192,
+    });
+
+    let ttl = config.member_ttl.max(std::time::Duration::from_secs(1));
+    let me = Member {
+        v: SCHEMA_VERSION,
+        id: id.clone(),
+        started: now_ms(),
+        ts: now_ms(),
+        capacity: config.max_rooms,
+        draining: false,
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+    };
+    let mut membership = Membership::join(js.clone(), members_kv.clone(), me, ttl).await?;
+
+    let watches = CancellationToken::new();
+    let invalid = metrics.rooms_invalid.clone();
+    let rooms = bucket::spawn(
+        rooms_kv,
+        bucket::decode_room,
+        move |_, _| {
+            invalid.inc();
+        },
+        watches.clone(),
+    );
+    let members = bucket::spawn(members_kv, bucket::decode_member, |_, _| {}, watches.clone());
+    let (connected_tx, connected_rx) = mpsc::channel(1024);
+    tokio::spawn(owner::follow_status(client.clone(), id.clone(), connected_tx, watches.clone()));
+    let (draining_tx, draining_rx) = watch::channel(false);
+    let owner = Owner::new(
+        OwnerConfig {
+            id: id.clone(),
+            capacity: config.max_rooms as usize,
+            handover_timeout: config.handover_timeout,
+        },
+        shared,
+    );
+    let mut owner_task = tokio::spawn(owner.run(rooms, members, connected_rx, draining_rx));
+    readiness.set_ready("members");
+
+    // Renew well inside the TTL so one late renewal does not cost the rooms.
+    let mut renew = tokio::time::interval(ttl / 3);
+    renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = renew.tick() => if let Err(e) = membership.renew(false).await {
+                tracing::warn!(error = %e, "membership renewal failed");
+            },
+        }
+    }
+
+    tracing::info!("shutting down: handing rooms over");
+    if let Err(e) = membership.renew(true).await {
+        tracing::warn!(error = %e, "could not announce draining; rooms move when the key expires");
+    }
+    let _ = draining_tx.send(true);
+    loop {
+        tokio::select! {
+            _ = &mut owner_task => break,
+            _ = renew.tick() => if let Err(e) = membership.renew(true).await {
+                tracing::warn!(error = %e, "membership renewal failed");
+            },
+        }
+    }
+    membership.leave().await;
+    watches.cancel();
+    publish_stop.cancel();
+    let unpublished = publish_task.await.unwrap_or(0);
+    if unpublished > 0 {
+        tracing::error!(unpublished, "messages left unpublished at exit");
+    }
+    let _ = admin_task.await;
+    tracing::info!("ingester stopped");
+    Ok(())
+}
+
+/// Builds the per-room client configuration from the flags.
+fn client_factory(config: &Config) -> Result<Box<dyn Fn(u64) -> ClientConfig + Send + Sync>, IngesterError> {
+    let bili = config.bilibili.clone();
+    let resolver = bili.resolver()?;
+    Ok(Box::new(move |room| bili.client(room, &resolver)))
+}

@@ -1,0 +1,312 @@
+//! Turns the shard map into running room tasks, and hands rooms over make-before-break.
+//!
+//! Whenever the desired rooms or the live members change, every ingester recomputes the same
+//! [`ShardMap`]. Rooms newly assigned here start at once. A room assigned elsewhere keeps running
+//! here until its new owner reports `connected` on `bili.status.<room>` (or a deadline passes),
+//! so there is no gap; the overlap's duplicates share their `Nats-Msg-Id`s and JetStream keeps
+//! one copy. A room removed from `bili_rooms` stops at once.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bilipulse_proto::{ConnState, Member, RoomConfig, RoomStatus, SCHEMA_VERSION, subject};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::bucket::Snapshot;
+use crate::membership::now_ms;
+use crate::publish::Outgoing;
+use crate::room::{self, Shared};
+use crate::shard::{Candidate, ShardMap};
+
+/// A new owner reported `connected` for a room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connected {
+    /// The room.
+    pub room: u64,
+    /// The ingester that reported it.
+    pub src: String,
+}
+
+/// Reconciler settings.
+#[derive(Debug, Clone)]
+pub struct OwnerConfig {
+    /// This ingester's id.
+    pub id: String,
+    /// Rooms this ingester accepts.
+    pub capacity: usize,
+    /// Longest a room keeps running here after it was assigned elsewhere without the new
+    /// owner reporting in.
+    pub handover_timeout: Duration,
+}
+
+struct Running {
+    cancel: CancellationToken,
+    task: JoinHandle<()>,
+    /// Set while handing over: to whom (None: nobody can take it) and since when.
+    handover: Option<(Option<String>, Instant)>,
+}
+
+/// The reconciler's state.
+pub struct Owner {
+    config: OwnerConfig,
+    shared: Arc<Shared>,
+    running: HashMap<u64, Running>,
+    /// Tasks told to stop that may still be publishing their final status.
+    stopping: Vec<JoinHandle<()>>,
+    draining: bool,
+    map: ShardMap,
+}
+
+impl Owner {
+    /// A reconciler that runs no room yet.
+    pub fn new(config: OwnerConfig, shared: Arc<Shared>) -> Owner {
+        Owner {
+            config,
+            shared,
+            running: HashMap::new(),
+            stopping: Vec::new(),
+            draining: false,
+            map: ShardMap::default(),
+        }
+    }
+
+    /// Rooms currently running here (including those being handed over).
+    pub fn running(&self) -> usize {
+        self.running.len()
+    }
+
+    /// Drives the reconciler until `stop` fires; returns once every room task has ended.
+    ///
+    /// `draining` turns true when shutdown begins: from then on this ingester's rooms are handed
+    /// over (its membership says `draining`, so the others take them), and the loop ends when
+    /// none is left or the hand-over deadline passes.
+    pub async fn run(
+        mut self,
+        mut rooms: watch::Receiver<Snapshot<u64, RoomConfig>>,
+        mut members: watch::Receiver<Snapshot<String, Member>>,
+        mut connected: mpsc::Receiver<Connected>,
+        mut draining: watch::Receiver<bool>,
+    ) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut ticks: u64 = 0;
+        let mut drain_deadline: Option<Instant> = None;
+        loop {
+            tokio::select! {
+                r = rooms.changed() => if r.is_err() { break },
+                r = members.changed() => if r.is_err() { break },
+                Some(c) = connected.recv() => self.on_connected(c),
+                r = draining.changed() => {
+                    if r.is_err() || *draining.borrow() {
+                        self.draining = true;
+                        drain_deadline.get_or_insert(Instant::now() + self.config.handover_timeout);
+                    }
+                }
+                _ = tick.tick() => {
+                    ticks += 1;
+                    self.expire_handovers();
+                    let interval_ticks = self.shared.status_interval.as_secs().max(1);
+                    if ticks % interval_ticks == 0 {
+                        self.report_unplaced(&members.borrow());
+                    }
+                }
+            }
+            self.reconcile(&rooms.borrow().clone(), &members.borrow().clone());
+            if self.draining {
+                if self.running.is_empty() {
+                    break;
+                }
+                if drain_deadline.is_some_and(|d| Instant::now() >= d) {
+                    tracing::warn!(rooms = self.running.len(), "hand-over deadline passed; stopping the rest");
+                    let rooms: Vec<u64> = self.running.keys().copied().collect();
+                    for r in rooms {
+                        self.stop(r);
+                    }
+                    break;
+                }
+            }
+        }
+        for (_, r) in self.running.drain() {
+            r.cancel.cancel();
+            self.stopping.push(r.task);
+        }
+        for t in self.stopping.drain(..) {
+            let _ = t.await;
+        }
+    }
+
+    fn live_members(&self, members: &Snapshot<String, Member>) -> Vec<Candidate> {
+        members
+            .entries
+            .values()
+            .filter(|m| !m.draining)
+            .filter(|m| !(self.draining && m.id == self.config.id))
+            .map(|m| Candidate {
+                id: m.id.clone(),
+                capacity: if m.capacity == 0 { usize::MAX } else { m.capacity as usize },
+            })
+            .collect()
+    }
+
+    /// Starts, hands over and stops rooms so that this ingester runs what the map gives it.
+    pub fn reconcile(&mut self, rooms: &Snapshot<u64, RoomConfig>, members: &Snapshot<String, Member>) {
+        if !rooms.complete || !members.complete {
+            return;
+        }
+        let live = self.live_members(members);
+        self.map = ShardMap::compute(rooms.entries.keys().copied(), &live);
+        let me = self.config.id.clone();
+        let mine: Vec<u64> = self.map.rooms_of(&me).collect();
+        for room in mine {
+            match self.running.get_mut(&room) {
+                Some(r) => {
+                    if r.handover.take().is_some() {
+                        tracing::info!(room, "hand-over cancelled: the room is ours again");
+                    }
+                }
+                None => self.start(room),
+            }
+        }
+        let running: Vec<u64> = self.running.keys().copied().collect();
+        for room in running {
+            if !rooms.entries.contains_key(&room) {
+                tracing::info!(room, "room removed from bili_rooms; stopping");
+                self.stop(room);
+                continue;
+            }
+            let owner = self.map.owner(room).map(str::to_owned);
+            if owner.as_deref() == Some(me.as_str()) {
+                continue;
+            }
+            if owner.is_none() && live.is_empty() {
+                // Nobody is left to take it: waiting would only delay shutdown.
+                self.stop(room);
+                continue;
+            }
+            let r = self.running.get_mut(&room).expect("listed above");
+            match &r.handover {
+                Some((to, _)) if *to == owner => {}
+                _ => {
+                    tracing::info!(room, to = ?owner, "handing room over; running until the new owner reports connected");
+                    r.handover = Some((owner, Instant::now()));
+                }
+            }
+        }
+        self.update_gauges();
+    }
+
+    fn on_connected(&mut self, c: Connected) {
+        let done = self.running.get(&c.room).is_some_and(|r| {
+            matches!(&r.handover, Some((Some(to), _)) if *to == c.src)
+        });
+        if done {
+            tracing::info!(room = c.room, to = %c.src, "new owner connected; handing over");
+            self.stop(c.room);
+            self.update_gauges();
+        }
+    }
+
+    fn expire_handovers(&mut self) {
+        let timeout = self.config.handover_timeout;
+        let expired: Vec<u64> = self
+            .running
+            .iter()
+            .filter(|(_, r)| r.handover.as_ref().is_some_and(|(_, since)| since.elapsed() >= timeout))
+            .map(|(room, _)| *room)
+            .collect();
+        for room in expired {
+            tracing::warn!(room, "new owner did not report connected in time; stopping anyway");
+            self.stop(room);
+        }
+        self.update_gauges();
+    }
+
+    fn start(&mut self, room: u64) {
+        let cancel = CancellationToken::new();
+        let task = tokio::spawn(room::run(room, self.shared.clone(), cancel.clone()));
+        tracing::info!(room, "taking room");
+        self.running.insert(room, Running { cancel, task, handover: None });
+    }
+
+    fn stop(&mut self, room: u64) {
+        if let Some(r) = self.running.remove(&room) {
+            r.cancel.cancel();
+            self.stopping.retain(|t| !t.is_finished());
+            self.stopping.push(r.task);
+        }
+    }
+
+    fn update_gauges(&self) {
+        let handing = self.running.values().filter(|r| r.handover.is_some()).count();
+        self.shared.metrics.rooms_owned.set((self.running.len() - handing) as i64);
+        self.shared.metrics.rooms_handing_over.set(handing as i64);
+        self.shared.metrics.rooms_unplaced.set(self.map.unplaced().len() as i64);
+    }
+
+    /// Rooms no ingester can take are reported by one ingester (the lowest live id), so they
+    /// show up in `bilipulse rooms ls` and dashboards instead of vanishing.
+    fn report_unplaced(&self, members: &Snapshot<String, Member>) {
+        if self.map.unplaced().is_empty() {
+            return;
+        }
+        let live = self.live_members(members);
+        let reporter = live.iter().map(|c| c.id.as_str()).min();
+        if reporter != Some(self.config.id.as_str()) {
+            return;
+        }
+        let now = now_ms();
+        for &room in self.map.unplaced() {
+            let status = RoomStatus {
+                v: SCHEMA_VERSION,
+                room,
+                src: self.config.id.clone(),
+                ts: now,
+                state: ConnState::Stopped,
+                since: now,
+                last_error: Some("unplaced: no ingester has capacity for this room".into()),
+                ..RoomStatus::default()
+            };
+            if let Ok(p) = bilipulse_proto::encode(&status) {
+                self.shared.publisher.push(Outgoing {
+                    subject: subject::status(room),
+                    payload: p.into(),
+                    msg_id: None,
+                    headers: None,
+                    counters: None,
+                    enqueued: std::time::Instant::now(),
+                });
+            }
+        }
+    }
+}
+
+/// Turns the status subjects into hand-over confirmations: a `connected` report from an ingester
+/// other than `me`.
+pub async fn follow_status(client: async_nats::Client, me: String, tx: mpsc::Sender<Connected>, cancel: CancellationToken) {
+    use futures::StreamExt;
+    let mut sub = match client.subscribe(subject::ALL_STATUS).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot subscribe to status; hand-overs will wait for their deadline");
+            return;
+        }
+    };
+    loop {
+        let msg = tokio::select! {
+            _ = cancel.cancelled() => return,
+            m = sub.next() => match m { Some(m) => m, None => return },
+        };
+        let Ok(status) = bilipulse_proto::decode::<RoomStatus>(&msg.payload) else {
+            tracing::debug!(subject = %msg.subject, "ignoring undecodable status");
+            continue;
+        };
+        if status.state == ConnState::Connected && status.src != me {
+            let _ = tx
+                .send(Connected { room: status.room, src: status.src })
+                .await;
+        }
+    }
+}

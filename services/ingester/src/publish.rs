@@ -1,0 +1,283 @@
+//! Publishing to JetStream through a bounded buffer with a window of in-flight acks.
+//!
+//! Room tasks never wait for NATS: they [`Publisher::push`] into a bounded in-memory buffer and
+//! go back to reading Bilibili (a reader that stalls gets disconnected upstream). One task drains
+//! the buffer in order, keeping up to `max_inflight` publishes awaiting their acks, so throughput
+//! does not depend on the round trip. When NATS is slow or down, acks fail or time out: the
+//! unacknowledged messages go back to the front of the buffer, in order, and are sent again once
+//! the connection is back. Re-sending is safe because every event carries its `Nats-Msg-Id`.
+//!
+//! Only when the buffer is full are messages dropped — the new ones, so that what is buffered
+//! stays contiguous — and every drop is counted per room and in metrics, never silent.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_nats::HeaderMap;
+use async_nats::jetstream::{self, context::PublishAckFuture, message::PublishMessage};
+use bytes::Bytes;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::metrics::Metrics;
+
+/// Per-room publish accounting, shared between the room task (which reports it in status) and
+/// the publisher (which updates it on ack or drop).
+#[derive(Debug, Default)]
+pub struct RoomCounters {
+    /// Events acknowledged by JetStream as new.
+    pub published: AtomicU64,
+    /// Events JetStream already had (same `Nats-Msg-Id`): another ingester or a retry sent them.
+    pub duplicates: AtomicU64,
+    /// Events dropped because the buffer was full.
+    pub lost: AtomicU64,
+}
+
+/// One message to publish.
+#[derive(Debug)]
+pub struct Outgoing {
+    /// Subject.
+    pub subject: String,
+    /// Encoded payload.
+    pub payload: Bytes,
+    /// `Nats-Msg-Id`, for JetStream deduplication.
+    pub msg_id: Option<String>,
+    /// Extra headers (trace context).
+    pub headers: Option<HeaderMap>,
+    /// Counters of the room this event belongs to; `None` for messages that are not events
+    /// (raw bodies, status), which are not counted as events.
+    pub counters: Option<Arc<RoomCounters>>,
+    /// When the message entered the buffer (for the latency metric).
+    pub enqueued: Instant,
+}
+
+impl Outgoing {
+    fn size(&self) -> usize {
+        // Subject and id are small; the payload dominates. A fixed overhead keeps many tiny
+        // messages from looking free.
+        self.payload.len() + self.subject.len() + 64
+    }
+}
+
+/// Publisher settings.
+#[derive(Debug, Clone, Copy)]
+pub struct PublishConfig {
+    /// Buffer bound in bytes; past it new messages are dropped (and counted).
+    pub buffer_bytes: usize,
+    /// Publishes awaiting acks at once.
+    pub max_inflight: usize,
+    /// How long shutdown waits for the buffer to drain before giving up.
+    pub drain_timeout: Duration,
+}
+
+impl Default for PublishConfig {
+    fn default() -> Self {
+        PublishConfig {
+            buffer_bytes: 256 * 1024 * 1024,
+            max_inflight: 2048,
+            drain_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Queue {
+    items: VecDeque<Outgoing>,
+    bytes: usize,
+}
+
+/// Handle to the publish buffer; cheap to clone.
+#[derive(Clone)]
+pub struct Publisher {
+    queue: Arc<Mutex<Queue>>,
+    notify: Arc<Notify>,
+    config: PublishConfig,
+    metrics: Metrics,
+}
+
+impl Publisher {
+    /// Creates the buffer. Call [`Publisher::run`] once to drain it.
+    pub fn new(config: PublishConfig, metrics: Metrics) -> Publisher {
+        Publisher {
+            queue: Arc::default(),
+            notify: Arc::default(),
+            config,
+            metrics,
+        }
+    }
+
+    /// Buffers a message. Returns false when the buffer is full: the message was dropped and
+    /// counted as lost.
+    pub fn push(&self, msg: Outgoing) -> bool {
+        let size = msg.size();
+        {
+            let mut q = self.lock();
+            if q.bytes + size > self.config.buffer_bytes {
+                drop(q);
+                if let Some(c) = &msg.counters {
+                    c.lost.fetch_add(1, Ordering::Relaxed);
+                }
+                self.metrics.dropped.inc();
+                return false;
+            }
+            q.bytes += size;
+            q.items.push_back(msg);
+            self.gauge(&q);
+        }
+        self.notify.notify_one();
+        true
+    }
+
+    /// Messages and bytes waiting.
+    pub fn buffered(&self) -> (usize, usize) {
+        let q = self.lock();
+        (q.items.len(), q.bytes)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        // A panic while holding this lock cannot leave the queue inconsistent (every update is
+        // a single push/pop plus a counter), so a poisoned lock is still usable.
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn gauge(&self, q: &Queue) {
+        self.metrics.buffer_messages.set(q.items.len() as i64);
+        self.metrics.buffer_bytes.set(q.bytes as i64);
+    }
+
+    fn pop(&self) -> Option<Outgoing> {
+        let mut q = self.lock();
+        let m = q.items.pop_front()?;
+        q.bytes -= m.size();
+        self.gauge(&q);
+        Some(m)
+    }
+
+    /// Puts unacknowledged messages back at the front, keeping their order.
+    fn requeue(&self, msgs: impl DoubleEndedIterator<Item = Outgoing>) {
+        let mut q = self.lock();
+        for m in msgs.rev() {
+            q.bytes += m.size();
+            q.items.push_front(m);
+        }
+        self.gauge(&q);
+    }
+
+    /// Drains the buffer into JetStream until `shutdown` fires, then keeps draining for at most
+    /// `drain_timeout` and returns the number of messages that could not be published.
+    pub async fn run(self, js: jetstream::Context, client: async_nats::Client, shutdown: CancellationToken) -> usize {
+        let mut inflight: VecDeque<(Outgoing, PublishAckFuture)> = VecDeque::new();
+        let mut retry_delay = Duration::from_millis(50);
+        let mut drain_deadline: Option<tokio::time::Instant> = None;
+        loop {
+            if drain_deadline.is_none() && shutdown.is_cancelled() {
+                drain_deadline = Some(tokio::time::Instant::now() + self.config.drain_timeout);
+            }
+            if let Some(d) = drain_deadline
+                && tokio::time::Instant::now() >= d
+            {
+                let left = inflight.len() + self.buffered().0;
+                if left > 0 {
+                    tracing::error!(left, "shutdown: messages not published before the drain deadline");
+                }
+                return left;
+            }
+
+            // Fill the window.
+            let mut send_failed = false;
+            let mut ack_failed: Option<Outgoing> = None;
+            while inflight.len() < self.config.max_inflight {
+                let Some(msg) = self.pop() else { break };
+                match js.send_publish(msg.subject.clone(), publish_message(&msg)).await {
+                    Ok(ack) => inflight.push_back((msg, ack)),
+                    Err(e) => {
+                        tracing::warn!(error = %e, subject = %msg.subject, "publish failed; will retry");
+                        self.requeue(std::iter::once(msg));
+                        send_failed = true;
+                        break;
+                    }
+                }
+            }
+            self.metrics.inflight_acks.set(inflight.len() as i64);
+
+            if !send_failed {
+                if let Some((msg, ack)) = inflight.pop_front() {
+                    match ack.await {
+                        Ok(ack) => {
+                            self.acked(&msg, ack.duplicate);
+                            retry_delay = Duration::from_millis(50);
+                            continue;
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, subject = %msg.subject, in_flight = inflight.len() + 1, "ack failed; re-sending unacknowledged messages");
+                            ack_failed = Some(msg);
+                        }
+                    }
+                } else {
+                    if drain_deadline.is_some() {
+                        return 0;
+                    }
+                    tokio::select! {
+                        _ = self.notify.notified() => {}
+                        _ = shutdown.cancelled() => {}
+                    }
+                    continue;
+                }
+            }
+
+            // Failure path: everything unacknowledged goes back, then wait for NATS.
+            let mut back: Vec<Outgoing> = ack_failed.into_iter().collect();
+            back.extend(inflight.drain(..).map(|(m, _)| m));
+            self.metrics.publish_retries.inc_by(back.len().max(1) as u64);
+            self.requeue(back.into_iter());
+            self.metrics.inflight_acks.set(0);
+            self.wait_for_nats(&client, retry_delay, drain_deadline).await;
+            retry_delay = (retry_delay * 2).min(Duration::from_secs(2));
+        }
+    }
+
+    fn acked(&self, msg: &Outgoing, duplicate: bool) {
+        self.metrics
+            .publish_latency
+            .observe(msg.enqueued.elapsed().as_secs_f64());
+        if duplicate {
+            self.metrics.duplicates_stream.inc();
+        }
+        if let Some(c) = &msg.counters {
+            if duplicate {
+                c.duplicates.fetch_add(1, Ordering::Relaxed);
+            } else {
+                c.published.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Waits `delay`, then until the client reports a connection (or the drain deadline).
+    async fn wait_for_nats(&self, client: &async_nats::Client, delay: Duration, deadline: Option<tokio::time::Instant>) {
+        let until = |d: Duration| match deadline {
+            Some(dl) => (tokio::time::Instant::now() + d).min(dl),
+            None => tokio::time::Instant::now() + d,
+        };
+        tokio::time::sleep_until(until(delay)).await;
+        // The client reconnects by itself; its state is the condition we wait for.
+        while client.connection_state() != async_nats::connection::State::Connected {
+            if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+                return;
+            }
+            tokio::time::sleep_until(until(Duration::from_millis(50))).await;
+        }
+    }
+}
+
+fn publish_message(msg: &Outgoing) -> PublishMessage {
+    let mut p = PublishMessage::build().payload(msg.payload.clone());
+    if let Some(h) = &msg.headers {
+        p = p.headers(h.clone());
+    }
+    if let Some(id) = &msg.msg_id {
+        p = p.message_id(id);
+    }
+    p
+}

@@ -1,0 +1,268 @@
+//! One observed room: a Bilibili connection whose commands become published events.
+//!
+//! The task reads the client's events as fast as they come — it never waits for NATS, it only
+//! pushes into the [`Publisher`] buffer — and publishes the room's coverage
+//! ([`RoomStatus`]) on every connection state change and every `status_interval`.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use bilipulse_bilibili::client::{self, ClientEvent, ConnectionState};
+use bilipulse_bilibili::commands::{self, RecentIds};
+use bilipulse_proto::{ConnState, RoomStatus, SCHEMA_VERSION, dedup_id, subject};
+use bytes::Bytes;
+use tokio_util::sync::CancellationToken;
+
+use crate::membership::now_ms;
+use crate::metrics::{ConnLabel, KindLabel, Metrics, StateLabel};
+use crate::publish::{Outgoing, Publisher, RoomCounters};
+
+/// What every room task shares.
+pub struct Shared {
+    /// This ingester's id (`src` of every event).
+    pub id: String,
+    /// How to build a client for a room.
+    pub client: Box<dyn Fn(u64) -> client::ClientConfig + Send + Sync>,
+    /// The publish buffer.
+    pub publisher: Publisher,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// How often status is published while nothing changes.
+    pub status_interval: Duration,
+    /// Per-connection memory of recent event ids (Bilibili's own repeats).
+    pub recent_ids: usize,
+}
+
+/// Observes `room` until `cancel` fires, then publishes a final `stopped` status.
+pub async fn run(room: u64, shared: Arc<Shared>, cancel: CancellationToken) {
+    let counters = Arc::new(RoomCounters::default());
+    let (mut events, task) = client::spawn((shared.client)(room), cancel.clone());
+    let mut observed = Observed::new(room, &shared, counters);
+    observed.publish_status();
+    let mut tick = tokio::time::interval(shared.status_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            ev = events.recv() => match ev {
+                Some(ev) => observed.on_event(ev),
+                None => break,
+            },
+            _ = tick.tick() => observed.publish_status(),
+        }
+    }
+    let _ = task.await;
+    observed.set_state(ConnState::Stopped, None);
+    observed.set_gauge(None);
+}
+
+/// The state of one room as this ingester sees it.
+struct Observed<'a> {
+    shared: &'a Shared,
+    status: RoomStatus,
+    counters: Arc<RoomCounters>,
+    recent: RecentIds,
+    gauge: Option<ConnLabel>,
+    masked_sent: bool,
+    last_status: Instant,
+}
+
+impl<'a> Observed<'a> {
+    fn new(room: u64, shared: &'a Shared, counters: Arc<RoomCounters>) -> Observed<'a> {
+        let now = now_ms();
+        let mut o = Observed {
+            shared,
+            status: RoomStatus {
+                v: SCHEMA_VERSION,
+                room,
+                src: shared.id.clone(),
+                ts: now,
+                state: ConnState::Connecting,
+                since: now,
+                ..RoomStatus::default()
+            },
+            counters,
+            recent: RecentIds::new(shared.recent_ids),
+            gauge: None,
+            masked_sent: false,
+            last_status: Instant::now(),
+        };
+        o.set_gauge(Some(ConnLabel::Connecting));
+        o
+    }
+
+    fn on_event(&mut self, ev: ClientEvent) {
+        match ev {
+            ClientEvent::Command { body, recv_ms } => self.on_command(body, recv_ms),
+            ClientEvent::Popularity(_) => self.status.last_msg = Some(now_ms()),
+            ClientEvent::State(s) => self.on_state(s),
+        }
+    }
+
+    fn on_state(&mut self, s: ConnectionState) {
+        match s {
+            ConnectionState::Resolving => self.set_state(ConnState::Connecting, None),
+            ConnectionState::Connecting { host, .. } => {
+                self.status.host = host;
+                self.set_state(ConnState::Connecting, None);
+            }
+            ConnectionState::Authenticated { host } => {
+                self.status.host = host;
+                self.status.masked = false;
+                self.masked_sent = false;
+                self.set_state(ConnState::Connected, None);
+            }
+            ConnectionState::Masked { .. } => self.mark_masked(),
+            ConnectionState::Disconnected { reason, .. } => {
+                self.status.reconnects += 1;
+                self.shared.metrics.reconnects.inc();
+                self.set_state(ConnState::Disconnected, Some(reason));
+            }
+            ConnectionState::ResolveFailed { error, .. } => {
+                self.shared
+                    .metrics
+                    .resolve_errors
+                    .get_or_create(&crate::metrics::CodeLabel { code: error_code(&error) })
+                    .inc();
+                self.set_state(ConnState::Disconnected, Some(error));
+            }
+            ConnectionState::Stopped => {}
+        }
+    }
+
+    fn mark_masked(&mut self) {
+        if !self.masked_sent {
+            self.masked_sent = true;
+            self.status.masked = true;
+            self.publish_status();
+        }
+    }
+
+    fn on_command(&mut self, body: Bytes, recv_ms: i64) {
+        let shared = self.shared;
+        let room = self.status.room;
+        self.status.last_msg = Some(recv_ms);
+        shared.metrics.commands.inc();
+        // The raw body first: whatever happens below, it is kept for re-parsing.
+        shared.publisher.push(Outgoing {
+            subject: subject::raw(room),
+            msg_id: Some(dedup_id(room, None, &body)),
+            payload: body.clone(),
+            headers: None,
+            counters: None,
+            enqueued: Instant::now(),
+        });
+        let events = match commands::normalize(room, &body, recv_ms, &shared.id) {
+            Ok(events) => events,
+            Err(e) => {
+                shared.metrics.commands_malformed.inc();
+                tracing::debug!(room, error = %e, "command body is not a JSON command; kept in bili.raw only");
+                return;
+            }
+        };
+        for ev in events {
+            if !self.recent.first_seen(&ev.id) {
+                shared.metrics.duplicates_local.inc();
+                continue;
+            }
+            let kind = ev.kind();
+            if is_masked(&ev.payload) {
+                self.mark_masked();
+            }
+            shared
+                .metrics
+                .events
+                .get_or_create(&KindLabel { kind: kind.as_str().to_owned() })
+                .inc();
+            let payload = match bilipulse_proto::encode(&ev) {
+                Ok(p) => Bytes::from(p),
+                Err(e) => {
+                    tracing::error!(room, error = %e, "cannot encode event");
+                    continue;
+                }
+            };
+            shared.publisher.push(Outgoing {
+                subject: subject::event(room, kind),
+                payload,
+                msg_id: Some(ev.id),
+                headers: None,
+                counters: Some(self.counters.clone()),
+                enqueued: Instant::now(),
+            });
+        }
+        if self.last_status.elapsed() >= self.shared.status_interval {
+            self.publish_status();
+        }
+    }
+
+    fn set_state(&mut self, state: ConnState, error: Option<String>) {
+        if self.status.state != state {
+            self.status.since = now_ms();
+        }
+        self.status.state = state;
+        self.status.last_error = error;
+        self.set_gauge(match state {
+            ConnState::Connecting => Some(ConnLabel::Connecting),
+            ConnState::Connected => Some(ConnLabel::Connected),
+            ConnState::Disconnected => Some(ConnLabel::Disconnected),
+            ConnState::Stopped | ConnState::Unknown => None,
+        });
+        self.publish_status();
+    }
+
+    fn set_gauge(&mut self, label: Option<ConnLabel>) {
+        if self.gauge == label {
+            return;
+        }
+        let family = &self.shared.metrics.connections;
+        if let Some(old) = self.gauge {
+            family.get_or_create(&StateLabel { state: old }).dec();
+        }
+        if let Some(new) = label {
+            family.get_or_create(&StateLabel { state: new }).inc();
+        }
+        self.gauge = label;
+    }
+
+    fn publish_status(&mut self) {
+        self.last_status = Instant::now();
+        self.status.ts = now_ms();
+        self.status.events_published = self.counters.published.load(Ordering::Relaxed)
+            + self.counters.duplicates.load(Ordering::Relaxed);
+        self.status.events_lost = self.counters.lost.load(Ordering::Relaxed);
+        match bilipulse_proto::encode(&self.status) {
+            Ok(p) => {
+                self.shared.publisher.push(Outgoing {
+                    subject: subject::status(self.status.room),
+                    payload: p.into(),
+                    msg_id: None,
+                    headers: None,
+                    counters: None,
+                    enqueued: Instant::now(),
+                });
+            }
+            Err(e) => tracing::error!(error = %e, "cannot encode status"),
+        }
+    }
+}
+
+fn is_masked(p: &bilipulse_proto::Payload) -> bool {
+    use bilipulse_proto::Payload::*;
+    match p {
+        Danmaku(d) => d.masked,
+        Interact(i) => i.masked,
+        Like(l) => l.masked,
+        Gift(g) => g.masked,
+        _ => false,
+    }
+}
+
+/// A short label for a resolve error (e.g. `-352`, `http_412`), for the metric.
+fn error_code(error: &str) -> String {
+    for code in ["-352", "-412", "412", "-101", "60004"] {
+        if error.contains(code) {
+            return code.to_owned();
+        }
+    }
+    "other".to_owned()
+}
