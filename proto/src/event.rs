@@ -456,7 +456,7 @@ impl<'de> Deserialize<'de> for RoomEvent {
                 fields.insert(s, v);
             }
         }
-        fn take<'de, T: de::DeserializeOwned, E: de::Error>(
+        fn take<T: de::DeserializeOwned, E: de::Error>(
             fields: &mut BTreeMap<String, rmpv::Value>,
             name: &'static str,
         ) -> Result<T, E> {

@@ -23,7 +23,10 @@ fn decode_as_every_type(bytes: &[u8]) -> [Option<DecodeError>; 5] {
     ]
 }
 
-fn sample_maps() -> Vec<(&'static str, Message, Vec<(Value, Value)>)> {
+/// A sample's name, the sample, and its encoding as map entries.
+type SampleMap = (&'static str, Message, Vec<(Value, Value)>);
+
+fn sample_maps() -> Vec<SampleMap> {
     samples::all()
         .into_iter()
         .map(|g| {

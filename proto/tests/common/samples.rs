@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use bilipulse_proto::subject::Window;
 use bilipulse_proto::{
     Audience, BlindBox, CoinType, ConnState, Coverage, Danmaku, Gift, Guard, Interact,
-    InteractAction, Kind, Like, Live, LiveState, Medal, Member, Other, Payload, RoomConfig,
-    RoomEvent, RoomStatus, SCHEMA_VERSION, SuperChat, WindowSummary, dedup_id, subject,
+    InteractAction, Like, Live, LiveState, Medal, Member, Other, Payload, RoomConfig, RoomEvent,
+    RoomStatus, SCHEMA_VERSION, SuperChat, WindowSummary, dedup_id, subject,
 };
 
 /// A room id of the size Bilibili hands out today.
@@ -344,7 +344,7 @@ pub fn all() -> Vec<Golden> {
     ]
     .into_iter()
     .map(|e| Golden {
-        name: kind_name(e.kind()),
+        name: e.kind().as_str(),
         message: Message::Event(e),
     })
     .collect();
@@ -365,9 +365,4 @@ pub fn all() -> Vec<Golden> {
         message: Message::Member(member),
     });
     out
-}
-
-/// The golden file name of an event kind: its wire name.
-pub fn kind_name(kind: Kind) -> &'static str {
-    kind.as_str()
 }

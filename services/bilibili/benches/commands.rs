@@ -1,15 +1,20 @@
 //! Throughput of the command normaliser over the real captures in the shared fixtures.
 //!
-//! `cargo bench -p bilipulse-bilibili --bench commands`; criterion reports elements/s, where an
-//! element is one command body. Groups:
+//! `cargo bench -p bilipulse-bilibili --bench commands`; an element is one command body.
+//! Every group runs twice: `wall/…` (criterion's wall clock) and `cpu/…` (this thread's CPU
+//! time), because the development machine is shared and wall time there understates what
+//! one core does. Groups:
 //! * `danmaku`: the real `DANMU_MSG` bodies (~2 KB each, the bulk of a busy room's traffic);
 //! * `typical_mix`: every real body once, danmaku weighted ×8, roughly a live room's mix;
 //! * `all_fixtures`: every body once, including redacted ones.
 
 use std::hint::black_box;
 use std::path::Path;
+use std::time::Duration;
 
 use bilipulse_bilibili::commands::normalize;
+use cpu_time::ThreadTime;
+use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 fn load(dir: &Path, sub: &str) -> Vec<(String, Vec<u8>)> {
@@ -26,11 +31,16 @@ fn load(dir: &Path, sub: &str) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
-fn run(c: &mut Criterion, name: &str, bodies: &[Vec<u8>]) {
+fn run<M: Measurement>(c: &mut Criterion<M>, name: &str, bodies: &[Vec<u8>]) {
     let bytes: usize = bodies.iter().map(Vec::len).sum();
     let mut g = c.benchmark_group(name);
     g.throughput(Throughput::Elements(bodies.len() as u64));
-    g.bench_function(format!("{} bodies, {} B avg", bodies.len(), bytes / bodies.len().max(1)), |b| {
+    let id = format!(
+        "{} bodies, {} B avg",
+        bodies.len(),
+        bytes / bodies.len().max(1)
+    );
+    g.bench_function(id, |b| {
         b.iter(|| {
             for body in bodies {
                 let events = normalize(5_561_470, black_box(body), 1_790_000_000_000, "bench");
@@ -41,7 +51,7 @@ fn run(c: &mut Criterion, name: &str, bodies: &[Vec<u8>]) {
     g.finish();
 }
 
-fn benches(c: &mut Criterion) {
+fn groups<M: Measurement>(c: &mut Criterion<M>, prefix: &str) {
     let Some(dir) = bilipulse_testkit::fixtures::dir() else {
         eprintln!("fixtures not found; nothing to measure");
         return;
@@ -65,10 +75,90 @@ fn benches(c: &mut Criterion) {
         .map(|(_, b)| b)
         .chain(load(&dir, "messages-redacted").into_iter().map(|(_, b)| b))
         .collect();
-    run(c, "danmaku", &danmaku);
-    run(c, "typical_mix", &mix);
-    run(c, "all_fixtures", &all);
+    run(c, &format!("{prefix}/danmaku"), &danmaku);
+    run(c, &format!("{prefix}/typical_mix"), &mix);
+    run(c, &format!("{prefix}/all_fixtures"), &all);
 }
 
-criterion_group!(commands, benches);
-criterion_main!(commands);
+fn wall(c: &mut Criterion) {
+    groups(c, "wall");
+}
+
+fn cpu(c: &mut Criterion<ThreadCpu>) {
+    groups(c, "cpu");
+}
+
+/// CPU time of the benchmarking thread: what one core does, whatever else the machine runs.
+struct ThreadCpu;
+
+impl Measurement for ThreadCpu {
+    type Intermediate = ThreadTime;
+    type Value = Duration;
+
+    fn start(&self) -> ThreadTime {
+        ThreadTime::now()
+    }
+    fn end(&self, i: ThreadTime) -> Duration {
+        i.elapsed()
+    }
+    fn add(&self, a: &Duration, b: &Duration) -> Duration {
+        *a + *b
+    }
+    fn zero(&self) -> Duration {
+        Duration::ZERO
+    }
+    fn to_f64(&self, v: &Duration) -> f64 {
+        v.as_nanos() as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        &CpuFormatter
+    }
+}
+
+/// Formats CPU nanoseconds like criterion's wall-time formatter, marked `cpu`.
+struct CpuFormatter;
+
+impl ValueFormatter for CpuFormatter {
+    fn scale_values(&self, typical: f64, values: &mut [f64]) -> &'static str {
+        let (div, unit) = match typical {
+            t if t < 1e3 => (1.0, "ns cpu"),
+            t if t < 1e6 => (1e3, "µs cpu"),
+            t if t < 1e9 => (1e6, "ms cpu"),
+            _ => (1e9, "s cpu"),
+        };
+        values.iter_mut().for_each(|v| *v /= div);
+        unit
+    }
+
+    fn scale_throughputs(&self, typical: f64, t: &Throughput, values: &mut [f64]) -> &'static str {
+        let per_iter = match *t {
+            Throughput::Elements(n)
+            | Throughput::ElementsAndBytes { elements: n, .. }
+            | Throughput::Bytes(n)
+            | Throughput::BytesDecimal(n)
+            | Throughput::Bits(n) => n as f64,
+        };
+        let rate = per_iter * 1e9 / typical;
+        let (div, unit) = match rate {
+            r if r < 1e3 => (1.0, "/s cpu"),
+            r if r < 1e6 => (1e3, "K/s cpu"),
+            _ => (1e6, "M/s cpu"),
+        };
+        values
+            .iter_mut()
+            .for_each(|v| *v = per_iter * 1e9 / *v / div);
+        unit
+    }
+
+    fn scale_for_machines(&self, _: &mut [f64]) -> &'static str {
+        "ns"
+    }
+}
+
+criterion_group!(wall_time, wall);
+criterion_group! {
+    name = cpu_time;
+    config = Criterion::default().with_measurement(ThreadCpu);
+    targets = cpu
+}
+criterion_main!(wall_time, cpu_time);

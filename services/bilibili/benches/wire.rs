@@ -35,19 +35,31 @@ fn synthetic_bodies() -> Vec<Vec<u8>> {
 
 /// `n` inner packets cycling through `bodies`, concatenated.
 fn inner(bodies: &[Vec<u8>], n: usize) -> Vec<u8> {
-    (0..n).flat_map(|i| encode_packet(op::MESSAGE, protover::JSON, 0, &bodies[i % bodies.len()])).collect()
+    (0..n)
+        .flat_map(|i| encode_packet(op::MESSAGE, protover::JSON, 0, &bodies[i % bodies.len()]))
+        .collect()
 }
 
 fn brotli_frame(bodies: &[Vec<u8>], n: usize) -> Bytes {
     let mut w = brotli::CompressorWriter::new(Vec::new(), 4096, 5, 22);
     w.write_all(&inner(bodies, n)).unwrap();
-    Bytes::from(encode_packet(op::MESSAGE, protover::BROTLI, 0, &w.into_inner()))
+    Bytes::from(encode_packet(
+        op::MESSAGE,
+        protover::BROTLI,
+        0,
+        &w.into_inner(),
+    ))
 }
 
 fn zlib_frame(bodies: &[Vec<u8>], n: usize) -> Bytes {
     let mut enc = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
     enc.write_all(&inner(bodies, n)).unwrap();
-    Bytes::from(encode_packet(op::MESSAGE, protover::ZLIB, 0, &enc.finish().unwrap()))
+    Bytes::from(encode_packet(
+        op::MESSAGE,
+        protover::ZLIB,
+        0,
+        &enc.finish().unwrap(),
+    ))
 }
 
 fn bench(c: &mut Criterion) {
@@ -62,7 +74,10 @@ fn bench(c: &mut Criterion) {
         ("brotli_1_msg", brotli_frame(&bodies, 1), 1),
         ("plain_20_msgs", Bytes::from(inner(&bodies, 20)), 20),
     ];
-    eprintln!("{} bodies; 20 messages = {plain_bytes} bytes uncompressed", bodies.len());
+    eprintln!(
+        "{} bodies; 20 messages = {plain_bytes} bytes uncompressed",
+        bodies.len()
+    );
     let mut group = c.benchmark_group("wire_decode");
     for (name, frame, n) in frames {
         eprintln!("{name}: {} bytes on the wire", frame.len());

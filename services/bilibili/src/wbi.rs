@@ -8,9 +8,9 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 /// The fixed permutation that scrambles `img_key + sub_key` into the mixin key.
 pub const MIXIN_KEY_ENC_TAB: [u8; 64] = [
-    46, 47, 18, 2, 53, 8, 23, 32, 15, 50, 10, 31, 58, 3, 45, 35, 27, 43, 5, 49, 33, 9, 42, 19, 29, 28, 14, 39,
-    12, 38, 41, 13, 37, 48, 7, 16, 24, 55, 40, 61, 26, 17, 0, 1, 60, 51, 30, 4, 22, 25, 54, 21, 56, 59, 6, 63,
-    57, 62, 11, 36, 20, 34, 44, 52,
+    46, 47, 18, 2, 53, 8, 23, 32, 15, 50, 10, 31, 58, 3, 45, 35, 27, 43, 5, 49, 33, 9, 42, 19, 29,
+    28, 14, 39, 12, 38, 41, 13, 37, 48, 7, 16, 24, 55, 40, 61, 26, 17, 0, 1, 60, 51, 30, 4, 22, 25,
+    54, 21, 56, 59, 6, 63, 57, 62, 11, 36, 20, 34, 44, 52,
 ];
 
 /// Length of a mixin key: only the first 32 permuted characters are used.
@@ -115,7 +115,11 @@ impl std::fmt::Display for SignedQuery {
 
 /// Signs `params` at time `wts` (unix seconds; any integer type, saturating past `i64`).
 /// Any `wts`/`w_rid` already in `params` is replaced.
-pub fn sign<V: AsRef<str>, T: TryInto<i64>>(params: &[(&str, V)], mixin_key: &str, wts: T) -> SignedQuery {
+pub fn sign<V: AsRef<str>, T: TryInto<i64>>(
+    params: &[(&str, V)],
+    mixin_key: &str,
+    wts: T,
+) -> SignedQuery {
     let wts = wts.try_into().unwrap_or(i64::MAX);
     let mut pairs: Vec<(String, String)> = params
         .iter()
@@ -129,7 +133,12 @@ pub fn sign<V: AsRef<str>, T: TryInto<i64>>(params: &[(&str, V)], mixin_key: &st
     query.push_str("&w_rid=");
     query.push_str(&w_rid);
     pairs.push(("w_rid".to_owned(), w_rid.clone()));
-    SignedQuery { pairs, query, wts, w_rid }
+    SignedQuery {
+        pairs,
+        query,
+        wts,
+        w_rid,
+    }
 }
 
 /// Checks a request's decoded query parameters the way the API does: recompute `w_rid`
@@ -150,12 +159,18 @@ pub fn verify(query_pairs: &[(String, String)], mixin_key: &str) -> Result<(), W
     if got == expected {
         Ok(())
     } else {
-        Err(WbiError::Mismatch { got: got.to_owned(), expected })
+        Err(WbiError::Mismatch {
+            got: got.to_owned(),
+            expected,
+        })
     }
 }
 
 fn find<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
 }
 
 fn filter_value(v: &str) -> String {

@@ -13,8 +13,8 @@ mod inflate;
 
 pub use decode::{FrameDecoder, Limits, Packet};
 pub use encode::{
-    AuthBody, HEARTBEAT_BODY, encode_auth, encode_auth_reply, encode_heartbeat, encode_heartbeat_reply,
-    encode_packet, packet_into,
+    AuthBody, HEARTBEAT_BODY, encode_auth, encode_auth_reply, encode_heartbeat,
+    encode_heartbeat_reply, encode_packet, packet_into,
 };
 pub use error::WireError;
 pub use header::{HEADER_LEN, Header, op, protover};

@@ -28,18 +28,28 @@ fn stem(url: &str) -> String {
 
 #[test]
 fn anonymous_nav_still_yields_the_wbi_keys() {
-    let Some((body, json)) = http_fixture("x_web-interface_nav.anonymous.json") else { return };
+    let Some((body, json)) = http_fixture("x_web-interface_nav.anonymous.json") else {
+        return;
+    };
     assert_eq!(json["code"], -101, "the fixture is the anonymous reply");
     let nav = parse_nav(&body).expect("anonymous nav is usable");
-    assert_eq!(nav.keys.img_key, stem(json["data"]["wbi_img"]["img_url"].as_str().unwrap()));
-    assert_eq!(nav.keys.sub_key, stem(json["data"]["wbi_img"]["sub_url"].as_str().unwrap()));
+    assert_eq!(
+        nav.keys.img_key,
+        stem(json["data"]["wbi_img"]["img_url"].as_str().unwrap())
+    );
+    assert_eq!(
+        nav.keys.sub_key,
+        stem(json["data"]["wbi_img"]["sub_url"].as_str().unwrap())
+    );
     assert!(!nav.is_login);
     assert_eq!(nav.mid, 0);
 }
 
 #[test]
 fn logged_in_nav_reports_the_account() {
-    let Some((_, mut json)) = http_fixture("x_web-interface_nav.anonymous.json") else { return };
+    let Some((_, mut json)) = http_fixture("x_web-interface_nav.anonymous.json") else {
+        return;
+    };
     json["code"] = 0.into();
     json["data"]["isLogin"] = true.into();
     json["data"]["mid"] = 123_456_789u64.into();
@@ -50,7 +60,9 @@ fn logged_in_nav_reports_the_account() {
 
 #[test]
 fn danmu_info_gives_the_token_and_every_host_with_its_own_ports() {
-    let Some((body, json)) = http_fixture("getDanmuInfo.room1017.json") else { return };
+    let Some((body, json)) = http_fixture("getDanmuInfo.room1017.json") else {
+        return;
+    };
     let info = parse_danmu_info(&body).unwrap();
     assert_eq!(info.token, json["data"]["token"].as_str().unwrap());
     let list = json["data"]["host_list"].as_array().unwrap();
@@ -62,12 +74,17 @@ fn danmu_info_gives_the_token_and_every_host_with_its_own_ports() {
         assert_eq!(u64::from(h.ws_port), j["ws_port"].as_u64().unwrap());
         assert_eq!(u64::from(h.wss_port), j["wss_port"].as_u64().unwrap());
     }
-    assert!(!format!("{info:?}").contains(&info.token), "Debug must not print the token");
+    assert!(
+        !format!("{info:?}").contains(&info.token),
+        "Debug must not print the token"
+    );
 }
 
 #[test]
 fn danmu_info_skips_unusable_hosts_and_needs_at_least_one() {
-    let Some((_, mut json)) = http_fixture("getDanmuInfo.room1017.json") else { return };
+    let Some((_, mut json)) = http_fixture("getDanmuInfo.room1017.json") else {
+        return;
+    };
     let n = json["data"]["host_list"].as_array().unwrap().len();
     json["data"]["host_list"][0]["wss_port"] = 70_000.into();
     json["data"]["host_list"][1]["host"] = "evil/host?x".into();
@@ -76,44 +93,75 @@ fn danmu_info_skips_unusable_hosts_and_needs_at_least_one() {
 
     json["data"]["host_list"] = Value::Array(vec![]);
     let err = parse_danmu_info(&serde_json::to_vec(&json).unwrap()).unwrap_err();
-    assert!(matches!(err, ResolveError::Decode { endpoint: "getDanmuInfo", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            ResolveError::Decode {
+                endpoint: "getDanmuInfo",
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 #[test]
 fn room_init_maps_a_short_id_to_the_real_room() {
-    let Some((body, json)) = http_fixture("room_init.id76.json") else { return };
+    let Some((body, json)) = http_fixture("room_init.id76.json") else {
+        return;
+    };
     let short = json["data"]["short_id"].as_u64().unwrap();
     let info = parse_room_init(short, &body).unwrap();
     assert_eq!(info.room, json["data"]["room_id"].as_u64().unwrap());
     assert_eq!(info.short_id, short);
     assert_eq!(info.uid, json["data"]["uid"].as_u64().unwrap());
-    assert_eq!(u64::from(info.live_status), json["data"]["live_status"].as_u64().unwrap());
+    assert_eq!(
+        u64::from(info.live_status),
+        json["data"]["live_status"].as_u64().unwrap()
+    );
 }
 
 #[test]
 fn get_info_maps_a_short_id_to_the_real_room() {
-    let Some((body, json)) = http_fixture("room_get_info.json") else { return };
+    let Some((body, json)) = http_fixture("room_get_info.json") else {
+        return;
+    };
     let short = json["data"]["short_id"].as_u64().unwrap();
     let info = parse_get_info(short, &body).unwrap();
     assert_eq!(info.room, json["data"]["room_id"].as_u64().unwrap());
     assert_eq!(info.short_id, short);
     assert_eq!(info.uid, json["data"]["uid"].as_u64().unwrap());
-    assert_eq!(u64::from(info.live_status), json["data"]["live_status"].as_u64().unwrap());
+    assert_eq!(
+        u64::from(info.live_status),
+        json["data"]["live_status"].as_u64().unwrap()
+    );
 }
 
 #[test]
 fn unknown_rooms_are_not_found() {
-    let e = parse_room_init(9, br#"{"code":60004,"msg":"\u623f\u95f4\u4e0d\u5b58\u5728","message":"x","data":[]}"#)
-        .unwrap_err();
+    let e = parse_room_init(
+        9,
+        br#"{"code":60004,"msg":"\u623f\u95f4\u4e0d\u5b58\u5728","message":"x","data":[]}"#,
+    )
+    .unwrap_err();
     assert!(matches!(e, ResolveError::NotFound { id: 9 }), "{e}");
-    let e = parse_get_info(9, br#"{"code":1,"msg":"not found","message":"not found","data":[]}"#).unwrap_err();
+    let e = parse_get_info(
+        9,
+        br#"{"code":1,"msg":"not found","message":"not found","data":[]}"#,
+    )
+    .unwrap_err();
     assert!(matches!(e, ResolveError::NotFound { id: 9 }), "{e}");
 }
 
 #[test]
 fn finger_spi_gives_buvid3() {
-    let Some((body, json)) = http_fixture("x_frontend_finger_spi.json") else { return };
-    assert_eq!(parse_finger_spi(&body).unwrap(), json["data"]["b_3"].as_str().unwrap());
+    let Some((body, json)) = http_fixture("x_frontend_finger_spi.json") else {
+        return;
+    };
+    assert_eq!(
+        parse_finger_spi(&body).unwrap(),
+        json["data"]["b_3"].as_str().unwrap()
+    );
     let e = parse_finger_spi(br#"{"code":0,"data":{"b_3":"x; SESSDATA=stolen"}}"#).unwrap_err();
     assert!(matches!(e, ResolveError::Decode { .. }), "{e}");
 }
@@ -127,27 +175,51 @@ fn risk_control_is_classified_whatever_the_endpoint() {
         parse_finger_spi(body).unwrap_err(),
         parse_room_init(1, body).unwrap_err(),
     ] {
-        assert!(matches!(e, ResolveError::RiskControl { code: -352, .. }), "{e}");
+        assert!(
+            matches!(e, ResolveError::RiskControl { code: -352, .. }),
+            "{e}"
+        );
         assert!(e.is_risk_control());
     }
-    let e = parse_danmu_info(br#"{"code":-412,"message":"request was banned","ttl":1}"#).unwrap_err();
-    assert!(matches!(e, ResolveError::RiskControl { code: -412, endpoint: "getDanmuInfo" }));
+    let e =
+        parse_danmu_info(br#"{"code":-412,"message":"request was banned","ttl":1}"#).unwrap_err();
+    assert!(matches!(
+        e,
+        ResolveError::RiskControl {
+            code: -412,
+            endpoint: "getDanmuInfo"
+        }
+    ));
     assert!(matches!(
         resolve::classify_status("nav", 412),
-        Some(ResolveError::RiskControl { code: 412, endpoint: "nav" })
+        Some(ResolveError::RiskControl {
+            code: 412,
+            endpoint: "nav"
+        })
     ));
-    assert!(matches!(resolve::classify_status("nav", 503), Some(ResolveError::Http { status: 503, .. })));
+    assert!(matches!(
+        resolve::classify_status("nav", 503),
+        Some(ResolveError::Http { status: 503, .. })
+    ));
     assert!(resolve::classify_status("nav", 200).is_none());
     // Other API errors are not risk control.
     let e = parse_danmu_info(br#"{"code":1002002,"message":"wrong room","ttl":1}"#).unwrap_err();
-    assert!(matches!(e, ResolveError::Api { code: 1002002, .. }) && !e.is_risk_control(), "{e}");
+    assert!(
+        matches!(e, ResolveError::Api { code: 1002002, .. }) && !e.is_risk_control(),
+        "{e}"
+    );
 }
 
 #[test]
 fn a_voucher_instead_of_a_token_is_risk_control() {
-    let Some((body, _)) = http_fixture("wbi-protected-api.v_voucher.json") else { return };
+    let Some((body, _)) = http_fixture("wbi-protected-api.v_voucher.json") else {
+        return;
+    };
     let e = parse_danmu_info(&body).unwrap_err();
-    assert!(matches!(e, ResolveError::RiskControl { code: 0, .. }), "{e}");
+    assert!(
+        matches!(e, ResolveError::RiskControl { code: 0, .. }),
+        "{e}"
+    );
 }
 
 #[test]
@@ -161,7 +233,16 @@ fn html_and_other_junk_are_decode_errors_naming_the_endpoint() {
         b"\xff\xfe\x00",
     ] {
         let e = parse_danmu_info(body).unwrap_err();
-        assert!(matches!(e, ResolveError::Decode { endpoint: "getDanmuInfo", .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                ResolveError::Decode {
+                    endpoint: "getDanmuInfo",
+                    ..
+                }
+            ),
+            "{e}"
+        );
         assert!(e.to_string().starts_with("getDanmuInfo"));
     }
 }
@@ -170,7 +251,10 @@ fn html_and_other_junk_are_decode_errors_naming_the_endpoint() {
 fn tolerant_of_extra_fields_and_numeric_strings() {
     let body = br#"{"code":0,"msg":"ok","new":{"x":1},"data":{"room_id":"14073662","short_id":76,"uid":"1","live_status":1,"extra":[1]}}"#;
     let info = parse_room_init(76, body).unwrap();
-    assert_eq!((info.room, info.short_id, info.uid, info.live_status), (14073662, 76, 1, 1));
+    assert_eq!(
+        (info.room, info.short_id, info.uid, info.live_status),
+        (14073662, 76, 1, 1)
+    );
 }
 
 #[test]
@@ -184,7 +268,10 @@ fn sessdata_never_shows_in_debug_or_display() {
         sessdata: Some(s),
         ..ResolverConfig::default()
     };
-    assert!(!format!("{cfg:?}").contains("abcd"), "config Debug leaks SESSDATA");
+    assert!(
+        !format!("{cfg:?}").contains("abcd"),
+        "config Debug leaks SESSDATA"
+    );
     // Values that would break the Cookie header are refused without echoing them.
     let e = Sessdata::new("abc; other=1").unwrap_err();
     assert!(!e.to_string().contains("abc"));

@@ -32,7 +32,11 @@ struct Reply {
 }
 
 fn ok(body: &[u8]) -> Reply {
-    Reply { status: 200, body: body.to_vec(), content_length: true }
+    Reply {
+        status: 200,
+        body: body.to_vec(),
+        content_length: true,
+    }
 }
 
 type Route = dyn Fn(&Seen, usize) -> Reply + Send + Sync;
@@ -116,7 +120,13 @@ impl Responder {
     }
 
     fn seen(&self, path: &str) -> Vec<Seen> {
-        self.seen.lock().unwrap().iter().filter(|s| s.path == path).cloned().collect()
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|s| s.path == path)
+            .cloned()
+            .collect()
     }
 }
 
@@ -151,14 +161,23 @@ fn json(b: &[u8]) -> Value {
 
 /// Serves the fixtures; getDanmuInfo answers -352 for the first `risk` calls.
 fn bilibili(fx: &Fixtures, risk: usize) -> Box<Route> {
-    let (spi, nav, danmu, init) = (fx.spi.clone(), fx.nav.clone(), fx.danmu.clone(), fx.room_init.clone());
+    let (spi, nav, danmu, init) = (
+        fx.spi.clone(),
+        fx.nav.clone(),
+        fx.danmu.clone(),
+        fx.room_init.clone(),
+    );
     Box::new(move |req: &Seen, n: usize| match req.path.as_str() {
         SPI => ok(&spi),
         NAV => ok(&nav),
         DANMU if n < risk => ok(RISK),
         DANMU => ok(&danmu),
         ROOM_INIT => ok(&init),
-        _ => Reply { status: 404, body: b"not here".to_vec(), content_length: true },
+        _ => Reply {
+            status: 404,
+            body: b"not here".to_vec(),
+            content_length: true,
+        },
     })
 }
 
@@ -172,13 +191,19 @@ async fn danmu_info_is_wbi_signed_and_carries_ua_referer_and_cookies() {
         c.uid = 42;
     });
     let info: DanmuInfo = resolver.danmu_info(1017).await.unwrap();
-    assert_eq!(info.token, json(&fx.danmu)["data"]["token"].as_str().unwrap());
+    assert_eq!(
+        info.token,
+        json(&fx.danmu)["data"]["token"].as_str().unwrap()
+    );
 
     let buvid = json(&fx.spi)["data"]["b_3"].as_str().unwrap().to_owned();
     let calls = server.seen(DANMU);
     assert_eq!(calls.len(), 1);
     let call = &calls[0];
-    assert_eq!(call.headers["user-agent"], "bilipulse-test/1.0 (like Chrome)");
+    assert_eq!(
+        call.headers["user-agent"],
+        "bilipulse-test/1.0 (like Chrome)"
+    );
     assert_eq!(call.headers["referer"], "https://live.bilibili.com/");
     let cookie = &call.headers["cookie"];
     assert!(cookie.contains(&format!("buvid3={buvid}")), "{cookie}");
@@ -194,7 +219,11 @@ async fn danmu_info_is_wbi_signed_and_carries_ua_referer_and_cookies() {
     wbi::verify(&pairs, &wbi::mixin_key(img, sub)).expect("w_rid verifies");
     // Every request carries the configured UA.
     for s in server.seen.lock().unwrap().iter() {
-        assert_eq!(s.headers["user-agent"], "bilipulse-test/1.0 (like Chrome)", "{}", s.path);
+        assert_eq!(
+            s.headers["user-agent"], "bilipulse-test/1.0 (like Chrome)",
+            "{}",
+            s.path
+        );
     }
 }
 
@@ -225,7 +254,11 @@ async fn a_352_refreshes_the_wbi_keys_and_retries_once() {
     let resolver = server.resolver(|_| {});
     resolver.danmu_info(1017).await.expect("the retry succeeds");
     assert_eq!(server.seen(DANMU).len(), 2);
-    assert_eq!(server.seen(NAV).len(), 2, "keys were refreshed before the retry");
+    assert_eq!(
+        server.seen(NAV).len(),
+        2,
+        "keys were refreshed before the retry"
+    );
 }
 
 #[tokio::test]
@@ -234,7 +267,16 @@ async fn persistent_352_is_risk_control_without_a_retry_loop() {
     let server = Responder::start(bilibili(&fx, usize::MAX)).await;
     let resolver = server.resolver(|_| {});
     let e = resolver.danmu_info(1017).await.unwrap_err();
-    assert!(matches!(e, ResolveError::RiskControl { code: -352, endpoint: "getDanmuInfo" }), "{e}");
+    assert!(
+        matches!(
+            e,
+            ResolveError::RiskControl {
+                code: -352,
+                endpoint: "getDanmuInfo"
+            }
+        ),
+        "{e}"
+    );
     assert_eq!(server.seen(DANMU).len(), 2, "one refresh + retry, no loop");
     // The buvid3 that kept failing is dropped: the next attempt fetches a new one.
     let _ = resolver.danmu_info(1017).await.unwrap_err();
@@ -251,8 +293,20 @@ async fn http_412_is_risk_control_and_stops_the_fallback() {
     .await;
     let resolver = server.resolver(|_| {});
     let e = resolver.room_info(76).await.unwrap_err();
-    assert!(matches!(e, ResolveError::RiskControl { code: 412, endpoint: "get_info" }), "{e}");
-    assert!(server.seen(ROOM_INIT).is_empty(), "no second endpoint after risk control");
+    assert!(
+        matches!(
+            e,
+            ResolveError::RiskControl {
+                code: 412,
+                endpoint: "get_info"
+            }
+        ),
+        "{e}"
+    );
+    assert!(
+        server.seen(ROOM_INIT).is_empty(),
+        "no second endpoint after risk control"
+    );
 }
 
 #[tokio::test]
@@ -261,7 +315,11 @@ async fn room_info_falls_back_to_room_init() {
     let init = fx.room_init.clone();
     let server = Responder::start(Box::new(move |req: &Seen, _| match req.path.as_str() {
         ROOM_INIT => ok(&init),
-        _ => Reply { status: 500, body: b"oops".to_vec(), content_length: true },
+        _ => Reply {
+            status: 500,
+            body: b"oops".to_vec(),
+            content_length: true,
+        },
     }))
     .await;
     let resolver = server.resolver(|_| {});
@@ -282,9 +340,21 @@ async fn oversized_and_html_replies_are_decode_errors() {
         }))
         .await;
         let e = server.resolver(|_| {}).buvid3().await.unwrap_err();
-        assert!(matches!(e, ResolveError::Decode { endpoint: "finger/spi", .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                ResolveError::Decode {
+                    endpoint: "finger/spi",
+                    ..
+                }
+            ),
+            "{e}"
+        );
     }
-    let server = Responder::start(Box::new(|_: &Seen, _| ok(b"<!doctype html><title>hi</title>"))).await;
+    let server = Responder::start(Box::new(|_: &Seen, _| {
+        ok(b"<!doctype html><title>hi</title>")
+    }))
+    .await;
     let e = server.resolver(|_| {}).buvid3().await.unwrap_err();
     assert!(matches!(e, ResolveError::Decode { .. }), "{e}");
 }
@@ -292,7 +362,11 @@ async fn oversized_and_html_replies_are_decode_errors() {
 #[tokio::test]
 async fn an_unreachable_server_is_a_transport_error() {
     // Bind then drop, so the port is (almost certainly) closed.
-    let addr = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let base = url::Url::parse(&format!("http://{addr}/")).unwrap();
     let resolver = Resolver::new(ResolverConfig {
         api_base: base.clone(),
@@ -302,7 +376,16 @@ async fn an_unreachable_server_is_a_transport_error() {
     })
     .unwrap();
     let e = resolver.buvid3().await.unwrap_err();
-    assert!(matches!(e, ResolveError::Transport { endpoint: "finger/spi", .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            ResolveError::Transport {
+                endpoint: "finger/spi",
+                ..
+            }
+        ),
+        "{e}"
+    );
 }
 
 #[test]

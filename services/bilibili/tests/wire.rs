@@ -6,8 +6,8 @@ mod wire_support;
 use std::path::{Path, PathBuf};
 
 use bilipulse_bilibili::wire::{
-    AuthBody, FrameDecoder, HEADER_LEN, Header, Limits, Packet, WireError, encode_auth, encode_auth_reply,
-    encode_heartbeat, encode_heartbeat_reply, encode_packet, op, protover,
+    AuthBody, FrameDecoder, HEADER_LEN, Header, Limits, Packet, WireError, encode_auth,
+    encode_auth_reply, encode_heartbeat, encode_heartbeat_reply, encode_packet, op, protover,
 };
 use bilipulse_testkit::fixtures;
 use bytes::Bytes;
@@ -23,7 +23,8 @@ fn read(dir: &Path, name: &str) -> Vec<u8> {
 }
 
 fn json(body: &[u8]) -> Value {
-    serde_json::from_slice(body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(body)))
+    serde_json::from_slice(body)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(body)))
 }
 
 /// The body of the packet at the start of `bytes`, as its own header frames it.
@@ -41,7 +42,10 @@ fn heartbeat_reply_gives_the_popularity_and_the_echo_is_not_taken_for_a_packet()
     let bytes = read(&dir, "bac-heartbeat-reply.bin");
     let h = Header::parse(&bytes).unwrap();
     let counted = h.packet_len as usize;
-    assert!(bytes.len() > counted, "the capture carries the uncounted echo");
+    assert!(
+        bytes.len() > counted,
+        "the capture carries the uncounted echo"
+    );
     let popularity = u32::from_be_bytes(bytes[HEADER_LEN..HEADER_LEN + 4].try_into().unwrap());
 
     let (out, r) = decode(&bytes);
@@ -56,7 +60,11 @@ fn heartbeat_reply_gives_the_popularity_and_the_echo_is_not_taken_for_a_packet()
 fn old_protover_0_heartbeat_reply_and_auth_reply_decode() {
     let Some(dir) = packets_dir() else { return };
     let hb = read(&dir, "bililive-rs-int32be.bin");
-    assert_eq!(Header::parse(&hb).unwrap().protover, protover::JSON, "the 2021 capture uses protover 0");
+    assert_eq!(
+        Header::parse(&hb).unwrap().protover,
+        protover::JSON,
+        "the 2021 capture uses protover 0"
+    );
     let popularity = u32::from_be_bytes(hb[HEADER_LEN..HEADER_LEN + 4].try_into().unwrap());
     let (out, r) = decode(&hb);
     r.unwrap();
@@ -65,7 +73,10 @@ fn old_protover_0_heartbeat_reply_and_auth_reply_decode() {
     let auth = read(&dir, "bililive-rs-json.bin");
     let (out, r) = decode(&auth);
     r.unwrap();
-    assert_eq!(out, vec![Packet::AuthReply(Bytes::copy_from_slice(first_body(&auth)))]);
+    assert_eq!(
+        out,
+        vec![Packet::AuthReply(Bytes::copy_from_slice(first_body(&auth)))]
+    );
 }
 
 #[test]
@@ -74,7 +85,9 @@ fn auth_reply_decodes_and_the_simulator_encodes_it_identically() {
     let bytes = read(&dir, "bac-auth-reply.bin");
     let (out, r) = decode(&bytes);
     r.unwrap();
-    let [Packet::AuthReply(body)] = out.as_slice() else { panic!("expected one auth reply, got {out:?}") };
+    let [Packet::AuthReply(body)] = out.as_slice() else {
+        panic!("expected one auth reply, got {out:?}")
+    };
     let code = json(body)["code"].as_i64().expect("code");
     assert_eq!(encode_auth_reply(code), bytes);
 }
@@ -86,7 +99,9 @@ fn captured_client_packets_decode_as_other_ops_and_match_our_encoders() {
     let auth = read(&dir, "bac-auth-request.bin");
     let (out, r) = decode(&auth);
     r.unwrap();
-    let [Packet::Other { op: op::AUTH, body }] = out.as_slice() else { panic!("expected op 7, got {out:?}") };
+    let [Packet::Other { op: op::AUTH, body }] = out.as_slice() else {
+        panic!("expected op 7, got {out:?}")
+    };
     let fields = json(body);
     assert_eq!(fields["roomid"], 22608112);
 
@@ -101,17 +116,33 @@ fn captured_client_packets_decode_as_other_ops_and_match_our_encoders() {
         buvid: "BUVID".to_owned(),
         key: Some(fields["key"].as_str().unwrap().to_owned()),
     });
-    let captured = std::str::from_utf8(body).unwrap().replacen(",\"key\"", ",\"buvid\":\"BUVID\",\"key\"", 1);
+    let captured =
+        std::str::from_utf8(body)
+            .unwrap()
+            .replacen(",\"key\"", ",\"buvid\":\"BUVID\",\"key\"", 1);
     assert_eq!(first_body(&ours), captured.as_bytes());
     let h = Header::parse(&ours).unwrap();
     let hc = Header::parse(&auth).unwrap();
-    assert_eq!((h.header_len, h.protover, h.op, h.seq), (hc.header_len, hc.protover, hc.op, hc.seq));
+    assert_eq!(
+        (h.header_len, h.protover, h.op, h.seq),
+        (hc.header_len, hc.protover, hc.op, hc.seq)
+    );
 
     let hb = read(&dir, "bac-heartbeat-request.bin");
-    assert_eq!(encode_heartbeat(), hb, "our heartbeat is the browser's, byte for byte");
+    assert_eq!(
+        encode_heartbeat(),
+        hb,
+        "our heartbeat is the browser's, byte for byte"
+    );
     let (out, r) = decode(&hb);
     r.unwrap();
-    assert_eq!(out, vec![Packet::Other { op: op::HEARTBEAT, body: Bytes::copy_from_slice(first_body(&hb)) }]);
+    assert_eq!(
+        out,
+        vec![Packet::Other {
+            op: op::HEARTBEAT,
+            body: Bytes::copy_from_slice(first_body(&hb))
+        }]
+    );
 }
 
 #[test]
@@ -143,16 +174,28 @@ fn every_capture_decodes_cleanly_to_the_commands_extracted_from_it() {
         for body in command_bodies(&out) {
             assert!(json(&body)["cmd"].is_string(), "{}", bin.display());
         }
-        decoded.insert(bin.file_stem().unwrap().to_string_lossy().into_owned(), command_bodies(&out));
+        decoded.insert(
+            bin.file_stem().unwrap().to_string_lossy().into_owned(),
+            command_bodies(&out),
+        );
     }
     let mut compared = 0;
     for msg in fixtures::files(&root, "messages", "json") {
         let name = msg.file_stem().unwrap().to_string_lossy().into_owned();
-        let Some(rest) = name.strip_prefix("packet-") else { continue };
+        let Some(rest) = name.strip_prefix("packet-") else {
+            continue;
+        };
         let (stem, n) = rest.rsplit_once('-').unwrap();
         let n: usize = n.parse().unwrap();
-        let Some(bodies) = decoded.get(stem) else { continue }; // its frame is not in packets/
-        assert_eq!(json(&bodies[n - 1]), fixtures::json(&msg), "{}", msg.display());
+        let Some(bodies) = decoded.get(stem) else {
+            continue;
+        }; // its frame is not in packets/
+        assert_eq!(
+            json(&bodies[n - 1]),
+            fixtures::json(&msg),
+            "{}",
+            msg.display()
+        );
         compared += 1;
     }
     assert!(compared >= 1, "no packet-*.json matched a capture");
@@ -163,16 +206,38 @@ fn every_capture_decodes_cleanly_to_the_commands_extracted_from_it() {
 
 #[test]
 fn header_round_trips_and_encode_packet_counts_the_header() {
-    let h = Header { packet_len: 0x0102_0304, header_len: 16, protover: 3, op: 0xdead_beef, seq: 7 };
+    let h = Header {
+        packet_len: 0x0102_0304,
+        header_len: 16,
+        protover: 3,
+        op: 0xdead_beef,
+        seq: 7,
+    };
     let mut buf = Vec::new();
     h.write_to(&mut buf);
     assert_eq!(buf.len(), HEADER_LEN);
     assert_eq!(Header::parse(&buf).unwrap(), h);
-    assert!(matches!(Header::parse(&buf[..15]), Err(WireError::Truncated { need: 16, have: 15, .. })));
+    assert!(matches!(
+        Header::parse(&buf[..15]),
+        Err(WireError::Truncated {
+            need: 16,
+            have: 15,
+            ..
+        })
+    ));
 
     let p = encode_packet(op::MESSAGE, protover::JSON, 9, b"{\"cmd\":\"X\"}");
     let h = Header::parse(&p).unwrap();
-    assert_eq!(h, Header { packet_len: p.len() as u32, header_len: 16, protover: 0, op: 5, seq: 9 });
+    assert_eq!(
+        h,
+        Header {
+            packet_len: p.len() as u32,
+            header_len: 16,
+            protover: 0,
+            op: 5,
+            seq: 9
+        }
+    );
     assert_eq!(&p[16..], b"{\"cmd\":\"X\"}");
 }
 
@@ -199,7 +264,11 @@ fn auth_body_omits_a_missing_key() {
 // Containers
 
 fn bodies(n: usize) -> Vec<Vec<u8>> {
-    (0..n).map(|i| format!(r#"{{"cmd":"DANMU_MSG","info":[[0,1,25],"hello {i}",[{i},"u"]]}}"#).into_bytes()).collect()
+    (0..n)
+        .map(|i| {
+            format!(r#"{{"cmd":"DANMU_MSG","info":[[0,1,25],"hello {i}",[{i},"u"]]}}"#).into_bytes()
+        })
+        .collect()
 }
 
 #[test]
@@ -227,7 +296,10 @@ fn several_packets_and_containers_in_one_frame_keep_their_order() {
     let (out, r) = decode(&frame);
     r.unwrap();
     assert_eq!(out.len(), 8);
-    assert_eq!(out[3], Packet::AuthReply(Bytes::from_static(b"{\"code\":0}")));
+    assert_eq!(
+        out[3],
+        Packet::AuthReply(Bytes::from_static(b"{\"code\":0}"))
+    );
     assert_eq!(command_bodies(&out), b);
 }
 
@@ -240,19 +312,42 @@ fn nesting_is_allowed_up_to_max_depth_and_refused_beyond() {
 
     let (out, r) = decode(&level2);
     r.unwrap();
-    assert_eq!(command_bodies(&out), b, "depth 2 is within the default limit");
+    assert_eq!(
+        command_bodies(&out),
+        b,
+        "depth 2 is within the default limit"
+    );
 
     let mut frame = level3.clone();
     frame.extend(command(&b[0]));
     let (out, r) = decode(&frame);
     let e = r.unwrap_err();
-    assert!(matches!(e.innermost(), WireError::TooDeep { depth: 3, .. }), "{e}");
+    assert!(
+        matches!(e.innermost(), WireError::TooDeep { depth: 3, .. }),
+        "{e}"
+    );
     assert_eq!(e.kind(), "too_deep");
-    assert_eq!(command_bodies(&out), vec![b[0].clone()], "the packet after the bad container survives");
+    assert_eq!(
+        command_bodies(&out),
+        vec![b[0].clone()],
+        "the packet after the bad container survives"
+    );
 
-    let no_containers = Limits { max_depth: 0, ..Limits::default() };
+    let no_containers = Limits {
+        max_depth: 0,
+        ..Limits::default()
+    };
     let (out, r) = decode_with(no_containers, &level1);
-    assert!(matches!(r, Err(WireError::TooDeep { offset: 0, depth: 1 })), "{r:?}");
+    assert!(
+        matches!(
+            r,
+            Err(WireError::TooDeep {
+                offset: 0,
+                depth: 1
+            })
+        ),
+        "{r:?}"
+    );
     assert!(out.is_empty());
 }
 
@@ -270,9 +365,18 @@ fn brotli_zip_bomb_stops_at_the_limit() {
         encode_packet(op::MESSAGE, protover::BROTLI, 0, &inner)
     };
     assert!(bomb.len() < 100 << 10, "bomb is {} bytes", bomb.len());
-    let limits = Limits { max_decompressed: 1 << 20, ..Limits::default() };
+    let limits = Limits {
+        max_decompressed: 1 << 20,
+        ..Limits::default()
+    };
     let (out, r) = decode_with(limits, &bomb);
-    assert_eq!(r, Err(WireError::DecompressedTooLarge { offset: 0, max: 1 << 20 }));
+    assert_eq!(
+        r,
+        Err(WireError::DecompressedTooLarge {
+            offset: 0,
+            max: 1 << 20
+        })
+    );
     assert!(out.is_empty());
 }
 
@@ -280,9 +384,18 @@ fn brotli_zip_bomb_stops_at_the_limit() {
 fn zlib_zip_bomb_stops_at_the_limit() {
     let inner = zlib(&vec![0u8; 20 << 20]);
     let bomb = encode_packet(op::MESSAGE, protover::ZLIB, 0, &inner);
-    let limits = Limits { max_decompressed: 1 << 20, ..Limits::default() };
+    let limits = Limits {
+        max_decompressed: 1 << 20,
+        ..Limits::default()
+    };
     let (out, r) = decode_with(limits, &bomb);
-    assert_eq!(r, Err(WireError::DecompressedTooLarge { offset: 0, max: 1 << 20 }));
+    assert_eq!(
+        r,
+        Err(WireError::DecompressedTooLarge {
+            offset: 0,
+            max: 1 << 20
+        })
+    );
     assert!(out.is_empty());
 }
 
@@ -291,12 +404,25 @@ fn the_decompression_budget_is_shared_by_all_containers_of_a_frame() {
     let b = bodies(200);
     let one = container(protover::BROTLI, &commands(&b));
     let size = commands(&b).len();
-    let limits = Limits { max_decompressed: size * 3 / 2, ..Limits::default() };
+    let limits = Limits {
+        max_decompressed: size * 3 / 2,
+        ..Limits::default()
+    };
     let mut frame = one.clone();
     frame.extend(&one);
     let (out, r) = decode_with(limits, &frame);
-    assert_eq!(r, Err(WireError::DecompressedTooLarge { offset: one.len(), max: size * 3 / 2 }));
-    assert_eq!(command_bodies(&out), b, "the first container fits and is kept");
+    assert_eq!(
+        r,
+        Err(WireError::DecompressedTooLarge {
+            offset: one.len(),
+            max: size * 3 / 2
+        })
+    );
+    assert_eq!(
+        command_bodies(&out),
+        b,
+        "the first container fits and is kept"
+    );
 
     // The budget is per frame: the same decoder takes the next frame.
     let mut dec = FrameDecoder::new(limits);
@@ -329,9 +455,17 @@ fn corrupt_containers_are_reported_and_the_next_packet_still_decodes() {
             frame.extend(command(&b[0]));
             let (out, r) = decode(&frame);
             let e = r.unwrap_err();
-            let want = if pv == protover::ZLIB { "zlib" } else { "brotli" };
+            let want = if pv == protover::ZLIB {
+                "zlib"
+            } else {
+                "brotli"
+            };
             assert_eq!(e.kind(), want, "{e}");
-            assert_eq!(out.last(), Some(&Packet::Command(Bytes::from(b[0].clone()))), "{e}");
+            assert_eq!(
+                out.last(),
+                Some(&Packet::Command(Bytes::from(b[0].clone()))),
+                "{e}"
+            );
         }
     }
 }
@@ -350,7 +484,11 @@ fn framing_errors_inside_a_container_name_both_offsets() {
         r,
         Err(WireError::InContainer {
             offset: container_at,
-            source: Box::new(WireError::Truncated { offset: good_len, need: 16, have: 10 }),
+            source: Box::new(WireError::Truncated {
+                offset: good_len,
+                need: 16,
+                have: 10
+            }),
         })
     );
     assert_eq!(out.len(), 3, "everything before the cut is kept");
@@ -367,14 +505,21 @@ fn truncated_frames_keep_earlier_packets_and_say_where() {
     frame.extend(&b);
     for cut in 1..frame.len() {
         let (out, r) = decode(&frame[..cut]);
-        let (offset, have, whole, kept) =
-            if cut < a.len() { (0, cut, a.len(), 0) } else { (a.len(), cut - a.len(), b.len(), 1) };
+        let (offset, have, whole, kept) = if cut < a.len() {
+            (0, cut, a.len(), 0)
+        } else {
+            (a.len(), cut - a.len(), b.len(), 1)
+        };
         if have == 0 {
             r.expect("a cut between packets loses nothing");
             continue;
         }
         let need = if have < HEADER_LEN { HEADER_LEN } else { whole };
-        assert_eq!(r, Err(WireError::Truncated { offset, need, have }), "cut at {cut}");
+        assert_eq!(
+            r,
+            Err(WireError::Truncated { offset, need, have }),
+            "cut at {cut}"
+        );
         assert_eq!(out.len(), kept, "cut at {cut}");
     }
 }
@@ -387,7 +532,13 @@ fn header_len_other_than_16_is_refused() {
     let at = frame.len();
     frame.extend(&p);
     let (out, r) = decode(&frame);
-    assert_eq!(r, Err(WireError::BadHeaderLen { offset: at, header_len: 20 }));
+    assert_eq!(
+        r,
+        Err(WireError::BadHeaderLen {
+            offset: at,
+            header_len: 20
+        })
+    );
     assert_eq!(out.len(), 1);
 }
 
@@ -397,7 +548,13 @@ fn packet_len_below_the_header_is_refused() {
         let mut p = command(br#"{"cmd":"A"}"#);
         p[..4].copy_from_slice(&len.to_be_bytes());
         let (out, r) = decode(&p);
-        assert_eq!(r, Err(WireError::PacketTooShort { offset: 0, packet_len: len }));
+        assert_eq!(
+            r,
+            Err(WireError::PacketTooShort {
+                offset: 0,
+                packet_len: len
+            })
+        );
         assert!(out.is_empty());
     }
 }
@@ -407,36 +564,85 @@ fn packet_len_beyond_the_frame_or_the_limit_is_refused() {
     let mut p = command(br#"{"cmd":"A"}"#);
     let real = p.len();
     p[..4].copy_from_slice(&((real + 1) as u32).to_be_bytes());
-    assert_eq!(decode(&p).1, Err(WireError::Truncated { offset: 0, need: real + 1, have: real }));
+    assert_eq!(
+        decode(&p).1,
+        Err(WireError::Truncated {
+            offset: 0,
+            need: real + 1,
+            have: real
+        })
+    );
 
     p[..4].copy_from_slice(&u32::MAX.to_be_bytes());
     let max = Limits::default().max_packet_len;
-    assert_eq!(decode(&p).1, Err(WireError::PacketTooLarge { offset: 0, len: u32::MAX as usize, max }));
+    assert_eq!(
+        decode(&p).1,
+        Err(WireError::PacketTooLarge {
+            offset: 0,
+            len: u32::MAX as usize,
+            max
+        })
+    );
 
-    let small = Limits { max_packet_len: 20, ..Limits::default() };
+    let small = Limits {
+        max_packet_len: 20,
+        ..Limits::default()
+    };
     let p = command(br#"{"cmd":"A"}"#);
-    assert_eq!(decode_with(small, &p).1, Err(WireError::PacketTooLarge { offset: 0, len: p.len(), max: 20 }));
+    assert_eq!(
+        decode_with(small, &p).1,
+        Err(WireError::PacketTooLarge {
+            offset: 0,
+            len: p.len(),
+            max: 20
+        })
+    );
 }
 
 #[test]
 fn unknown_protover_skips_only_that_packet() {
     let mut frame = encode_packet(op::MESSAGE, 9, 0, br#"{"cmd":"X"}"#);
     let second = frame.len();
-    frame.extend(encode_packet(op::MESSAGE, protover::PLAIN, 0, br#"{"cmd":"Y"}"#));
+    frame.extend(encode_packet(
+        op::MESSAGE,
+        protover::PLAIN,
+        0,
+        br#"{"cmd":"Y"}"#,
+    ));
     frame.extend(command(br#"{"cmd":"Z"}"#));
     let mut dec = FrameDecoder::new(Limits::default());
     let mut out = Vec::new();
     let r = dec.decode(Bytes::from(frame), &mut out);
-    assert_eq!(r, Err(WireError::UnknownProtover { offset: 0, protover: 9 }));
-    assert_eq!(dec.errors_in_last_frame(), 2, "protover 1 on op 5 at {second} is unknown too");
-    assert_eq!(out, vec![Packet::Command(Bytes::from_static(br#"{"cmd":"Z"}"#))]);
+    assert_eq!(
+        r,
+        Err(WireError::UnknownProtover {
+            offset: 0,
+            protover: 9
+        })
+    );
+    assert_eq!(
+        dec.errors_in_last_frame(),
+        2,
+        "protover 1 on op 5 at {second} is unknown too"
+    );
+    assert_eq!(
+        out,
+        vec![Packet::Command(Bytes::from_static(br#"{"cmd":"Z"}"#))]
+    );
 }
 
 #[test]
 fn heartbeat_reply_without_its_integer_is_truncated() {
     let p = encode_heartbeat_reply(1, b"");
     let (out, r) = decode(&p[..18]);
-    assert_eq!(r, Err(WireError::Truncated { offset: 0, need: 20, have: 18 }));
+    assert_eq!(
+        r,
+        Err(WireError::Truncated {
+            offset: 0,
+            need: 20,
+            have: 18
+        })
+    );
     assert!(out.is_empty());
     // After other packets, the reply still ends the frame and the echo is dropped.
     let mut frame = encode_auth_reply(0);
@@ -450,7 +656,10 @@ fn heartbeat_reply_without_its_integer_is_truncated() {
 #[test]
 fn too_many_packets_stops_the_frame() {
     let b = bodies(10);
-    let limits = Limits { max_packets: 4, ..Limits::default() };
+    let limits = Limits {
+        max_packets: 4,
+        ..Limits::default()
+    };
     let mut frame = container(protover::BROTLI, &commands(&b[..3]));
     frame.extend(commands(&b[3..]));
     let (out, r) = decode_with(limits, &frame);
@@ -458,7 +667,10 @@ fn too_many_packets_stops_the_frame() {
     assert_eq!(command_bodies(&out), b[..4].to_vec());
 
     let (out, r) = decode_with(limits, &container(protover::ZLIB, &commands(&b)));
-    assert_eq!(r.unwrap_err().innermost(), &WireError::TooManyPackets { max: 4 });
+    assert_eq!(
+        r.unwrap_err().innermost(),
+        &WireError::TooManyPackets { max: 4 }
+    );
     assert_eq!(out.len(), 4);
 }
 
@@ -470,7 +682,9 @@ fn plain_command_bodies_borrow_the_frame() {
     let frame = Bytes::from(commands(&bodies(3)));
     let range = frame.as_ptr_range();
     let mut out = Vec::new();
-    FrameDecoder::new(Limits::default()).decode(frame.clone(), &mut out).unwrap();
+    FrameDecoder::new(Limits::default())
+        .decode(frame.clone(), &mut out)
+        .unwrap();
     for p in &out {
         let Packet::Command(b) = p else { panic!() };
         assert!(range.contains(&b.as_ptr()), "body was copied");
@@ -483,9 +697,14 @@ fn one_decoder_serves_many_frames_of_both_kinds() {
     let mut out = Vec::new();
     for i in 0..50 {
         let b = bodies(i % 7 + 1);
-        let pv = if i % 2 == 0 { protover::ZLIB } else { protover::BROTLI };
+        let pv = if i % 2 == 0 {
+            protover::ZLIB
+        } else {
+            protover::BROTLI
+        };
         out.clear();
-        dec.decode(Bytes::from(container(pv, &commands(&b))), &mut out).unwrap();
+        dec.decode(Bytes::from(container(pv, &commands(&b))), &mut out)
+            .unwrap();
         assert_eq!(command_bodies(&out), b, "frame {i}");
         // A broken frame in between must not poison the decompressor state.
         let mut bad = container(pv, &commands(&b));
@@ -493,4 +712,27 @@ fn one_decoder_serves_many_frames_of_both_kinds() {
         bad[n - 3] ^= 0xff;
         let _ = dec.decode(Bytes::from(bad), &mut Vec::new());
     }
+}
+
+#[test]
+fn a_decoder_can_move_between_threads() {
+    fn assert_send<T: Send + 'static>(_: &T) {}
+    assert_send(&FrameDecoder::default());
+    // And it stays usable after a frame far larger than the buffer it keeps.
+    let big = bodies(5000);
+    let mut dec = FrameDecoder::default();
+    let mut out = Vec::new();
+    dec.decode(
+        Bytes::from(container(protover::BROTLI, &commands(&big))),
+        &mut out,
+    )
+    .unwrap();
+    assert_eq!(command_bodies(&out), big);
+    out.clear();
+    dec.decode(
+        Bytes::from(container(protover::BROTLI, &commands(&big[..3]))),
+        &mut out,
+    )
+    .unwrap();
+    assert_eq!(command_bodies(&out), big[..3].to_vec());
 }

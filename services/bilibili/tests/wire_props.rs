@@ -34,9 +34,23 @@ fn body_strategy() -> impl Strategy<Value = Vec<u8>> {
 
 /// Packets whose header fields are plausible enough to reach the deeper code paths.
 fn packet_strategy() -> impl Strategy<Value = Vec<u8>> {
-    let op = prop_oneof![Just(2u32), Just(3), Just(5), Just(5), Just(7), Just(8), any::<u32>()];
+    let op = prop_oneof![
+        Just(2u32),
+        Just(3),
+        Just(5),
+        Just(5),
+        Just(7),
+        Just(8),
+        any::<u32>()
+    ];
     let pv = prop_oneof![Just(0u16), Just(1), Just(2), Just(3), any::<u16>()];
-    (op, pv, prop::collection::vec(any::<u8>(), 0..64), prop::collection::vec(body_strategy(), 0..4), any::<bool>())
+    (
+        op,
+        pv,
+        prop::collection::vec(any::<u8>(), 0..64),
+        prop::collection::vec(body_strategy(), 0..4),
+        any::<bool>(),
+    )
         .prop_map(|(op, pv, raw, inner, compress)| {
             let body = match (compress, pv) {
                 (true, protover::ZLIB) => zlib(&commands(&inner)),
@@ -58,7 +72,9 @@ fn limits_strategy() -> impl Strategy<Value = Limits> {
 
 fn decode_all(limits: Limits, frame: Vec<u8>) -> (Vec<Packet>, bool) {
     let mut out = Vec::new();
-    let ok = FrameDecoder::new(limits).decode(Bytes::from(frame), &mut out).is_ok();
+    let ok = FrameDecoder::new(limits)
+        .decode(Bytes::from(frame), &mut out)
+        .is_ok();
     (out, ok)
 }
 

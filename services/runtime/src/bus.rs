@@ -118,7 +118,7 @@ pub enum BusError {
         /// Its name.
         name: String,
         /// The client's error.
-        source: Box<dyn std::error::Error + Send + Sync>,
+        source: BoxError,
     },
 }
 
@@ -405,10 +405,13 @@ pub async fn ensure_stream(
     overrides: &StreamOverrides,
 ) -> Result<stream::Info, BusError> {
     let want = stream_config(spec, overrides)?;
-    ensure(js, Resource::Stream, want, |want, have| {
-        compare(want, have, false)
-    })
-    .await
+    let create = async {
+        js.create_stream(want.clone())
+            .await
+            .map(drop)
+            .map_err(Into::into)
+    };
+    create_or_verify(js, Resource::Stream, spec.name, &want, create).await
 }
 
 // === KV buckets ===
@@ -444,17 +447,9 @@ pub async fn ensure_bucket(
     spec: &KvSpec,
     overrides: &StreamOverrides,
 ) -> Result<kv::Store, BusError> {
-    let name = spec.bucket.to_owned();
-    let js_err = |action, source: Box<dyn std::error::Error + Send + Sync>| BusError::JetStream {
-        action,
-        resource: Resource::Bucket,
-        name: name.clone(),
-        source,
-    };
-    let want = bucket_config(spec, overrides);
     // A bucket is a stream `KV_<bucket>`; these are the settings of it that the contract fixes
-    // (the client derives the same from `want` when creating).
-    let want_stream = stream::Config {
+    // (the client derives the same from `bucket_config` when creating).
+    let want = stream::Config {
         name: format!("KV_{}", spec.bucket),
         subjects: vec![format!("$KV.{}.>", spec.bucket)],
         max_messages_per_subject: spec.history.max(1),
@@ -465,86 +460,68 @@ pub async fn ensure_bucket(
         subject_delete_marker_ttl: spec.limit_markers,
         ..Default::default()
     };
-    match lookup(js, &want_stream.name).await {
-        Ok(Some(have)) => {
-            settle(
-                js,
-                Resource::Bucket,
-                spec.bucket,
-                &want_stream,
-                have,
-                |w, h| compare(w, h, true),
-            )
-            .await?;
-        }
-        Ok(None) => {
-            if let Err(create_err) = js.create_key_value(want).await {
-                // Another service may have created it meanwhile: then check what it made.
-                match lookup(js, &want_stream.name).await {
-                    Ok(Some(have)) => {
-                        settle(
-                            js,
-                            Resource::Bucket,
-                            spec.bucket,
-                            &want_stream,
-                            have,
-                            |w, h| compare(w, h, true),
-                        )
-                        .await?;
-                    }
-                    _ => return Err(js_err("create", create_err.into())),
-                }
-            }
-        }
-        Err(e) => return Err(js_err("inspect", e.into())),
-    }
+    let create = async {
+        let config = bucket_config(spec, overrides);
+        js.create_key_value(config)
+            .await
+            .map(drop)
+            .map_err(Into::into)
+    };
+    create_or_verify(js, Resource::Bucket, spec.bucket, &want, create).await?;
     js.get_key_value(spec.bucket)
         .await
-        .map_err(|e| js_err("open", e.into()))
+        .map_err(|e| jetstream_error("open", Resource::Bucket, spec.bucket, e.into()))
 }
 
 // === shared create-or-verify ===
 
-async fn ensure(
-    js: &jetstream::Context,
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+fn jetstream_error(
+    action: &'static str,
     resource: Resource,
-    want: stream::Config,
-    check: fn(&stream::Config, &stream::Config) -> Vec<Mismatch>,
-) -> Result<stream::Info, BusError> {
-    let name = want.name.clone();
-    let js_err = |action, source: Box<dyn std::error::Error + Send + Sync>| BusError::JetStream {
+    name: &str,
+    source: BoxError,
+) -> BusError {
+    BusError::JetStream {
         action,
         resource,
-        name: name.clone(),
+        name: name.to_owned(),
         source,
-    };
-    let have = match lookup(js, &name)
-        .await
-        .map_err(|e| js_err("inspect", e.into()))?
-    {
-        Some(have) => have,
-        None => match js.create_stream(want.clone()).await {
-            Ok(created) => return Ok(created.cached_info().clone()),
-            // Another service may have created it meanwhile: then check what it made.
-            Err(create_err) => match lookup(js, &name).await {
-                Ok(Some(have)) => have,
-                _ => return Err(js_err("create", create_err.into())),
-            },
-        },
-    };
-    settle(js, resource, &name, &want, have, check).await
+    }
 }
 
-/// Checks an existing stream against `want`; updates retention/replicas if only they differ.
-async fn settle(
+/// Runs `create` unless the stream `want.name` exists; an existing one (found first, or made by
+/// another service while `create` raced it) is verified against `want` and has its
+/// retention/replicas brought in line. Returns the stream's info afterwards.
+async fn create_or_verify(
     js: &jetstream::Context,
     resource: Resource,
     name: &str,
     want: &stream::Config,
-    have: stream::Info,
-    check: impl Fn(&stream::Config, &stream::Config) -> Vec<Mismatch>,
+    create: impl Future<Output = Result<(), BoxError>>,
 ) -> Result<stream::Info, BusError> {
-    let mismatches = check(want, &have.config);
+    let inspect_err = |e: jetstream::context::GetStreamError| {
+        jetstream_error("inspect", resource, name, e.into())
+    };
+    let have = match lookup(js, &want.name).await.map_err(inspect_err)? {
+        Some(have) => have,
+        None => match create.await {
+            Ok(()) => {
+                return lookup(js, &want.name)
+                    .await
+                    .map_err(inspect_err)?
+                    .ok_or_else(|| {
+                        jetstream_error("inspect", resource, name, "vanished after creation".into())
+                    });
+            }
+            Err(create_err) => match lookup(js, &want.name).await {
+                Ok(Some(have)) => have,
+                _ => return Err(jetstream_error("create", resource, name, create_err)),
+            },
+        },
+    };
+    let mismatches = compare(want, &have.config, resource == Resource::Bucket);
     if !mismatches.is_empty() {
         return Err(BusError::Conflict {
             resource,
@@ -552,12 +529,13 @@ async fn settle(
             mismatches,
         });
     }
+    // Retention belongs to the deployment for streams; for buckets the contract has none.
     let retention_differs = resource == Resource::Stream && have.config.max_age != want.max_age;
     if !retention_differs && have.config.num_replicas == want.num_replicas {
         return Ok(have);
     }
     let mut updated = have.config.clone();
-    if resource == Resource::Stream {
+    if retention_differs {
         updated.max_age = want.max_age;
     }
     updated.num_replicas = want.num_replicas;
@@ -569,12 +547,7 @@ async fn settle(
     );
     js.update_stream(&updated)
         .await
-        .map_err(|e| BusError::JetStream {
-            action: "update",
-            resource,
-            name: name.to_owned(),
-            source: e.into(),
-        })
+        .map_err(|e| jetstream_error("update", resource, name, e.into()))
 }
 
 /// The stream's info, or `None` when it does not exist.

@@ -63,6 +63,7 @@ pub struct NatsConfig {
     #[arg(
         id = "nats_url",
         long = "nats-url",
+        value_name = "URL",
         env = "BILIPULSE_NATS_URL",
         default_value = "nats://127.0.0.1:4222"
     )]
@@ -82,6 +83,7 @@ pub struct NatsConfig {
     #[arg(
         id = "nats_user",
         long = "nats-user",
+        value_name = "USER",
         env = "BILIPULSE_NATS_USER",
         requires = "nats_password"
     )]
@@ -91,6 +93,7 @@ pub struct NatsConfig {
     #[arg(
         id = "nats_password",
         long = "nats-password",
+        value_name = "PASSWORD",
         env = "BILIPULSE_NATS_PASSWORD",
         requires = "nats_user",
         hide_env_values = true
@@ -98,12 +101,14 @@ pub struct NatsConfig {
     pub password: Option<String>,
 
     /// Attempts at the initial connection before giving up, spaced by a jittered exponential
-    /// backoff (0.2 s doubling up to 5 s, about 30 s for the default).
+    /// backoff (each wait drawn up to a ceiling of 0.5 s doubling to 8 s: about 30 s in all for
+    /// the default, at most a minute).
     #[arg(
         id = "nats_connect_attempts",
         long = "nats-connect-attempts",
+        value_name = "N",
         env = "BILIPULSE_NATS_CONNECT_ATTEMPTS",
-        default_value_t = 8,
+        default_value_t = DEFAULT_CONNECT_ATTEMPTS,
         value_parser = clap::value_parser!(u32).range(1..)
     )]
     pub connect_attempts: u32,
@@ -122,7 +127,7 @@ impl NatsConfig {
             creds: None,
             user: None,
             password: None,
-            connect_attempts: 8,
+            connect_attempts: DEFAULT_CONNECT_ATTEMPTS,
             connect_backoff: default_connect_backoff(),
         }
     }
@@ -141,8 +146,11 @@ impl std::fmt::Debug for NatsConfig {
     }
 }
 
+/// Initial connection attempts unless configured.
+pub const DEFAULT_CONNECT_ATTEMPTS: u32 = 10;
+
 fn default_connect_backoff() -> Backoff {
-    Backoff::new(Duration::from_millis(200), Duration::from_secs(5), 2.0)
+    Backoff::new(Duration::from_millis(500), Duration::from_secs(8), 2.0)
         .expect("constant backoff is valid")
 }
 
@@ -162,6 +170,7 @@ pub struct LogConfig {
     /// Log line format.
     #[arg(
         id = "log_format",
+        value_name = "FORMAT",
         long = "log-format",
         env = "BILIPULSE_LOG_FORMAT",
         value_enum,
@@ -173,6 +182,7 @@ pub struct LogConfig {
     #[arg(
         id = "log",
         long = "log",
+        value_name = "FILTER",
         env = "BILIPULSE_LOG",
         default_value = "info"
     )]
@@ -193,19 +203,19 @@ impl Default for LogConfig {
 #[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
 #[command(next_help_heading = "Streams")]
 pub struct StreamOverrides {
-    /// Retention of BILI_EVENTS (e.g. 7d, 24h, 90m); default from the bus contract (7 days).
+    /// Retention of BILI_EVENTS, e.g. 7d, 24h, 1h30m [default: the bus contract's].
     #[arg(long, env = "BILIPULSE_EVENTS_MAX_AGE", value_name = "DURATION", value_parser = parse_duration)]
     pub events_max_age: Option<Duration>,
 
-    /// Retention of BILI_RAW; default from the bus contract (1 day).
+    /// Retention of BILI_RAW [default: the bus contract's].
     #[arg(long, env = "BILIPULSE_RAW_MAX_AGE", value_name = "DURATION", value_parser = parse_duration)]
     pub raw_max_age: Option<Duration>,
 
-    /// Retention of BILI_STATUS; default from the bus contract (1 day).
+    /// Retention of BILI_STATUS [default: the bus contract's].
     #[arg(long, env = "BILIPULSE_STATUS_MAX_AGE", value_name = "DURATION", value_parser = parse_duration)]
     pub status_max_age: Option<Duration>,
 
-    /// Retention of BILI_SUMMARY; default from the bus contract (30 days).
+    /// Retention of BILI_SUMMARY [default: the bus contract's].
     #[arg(long, env = "BILIPULSE_SUMMARY_MAX_AGE", value_name = "DURATION", value_parser = parse_duration)]
     pub summary_max_age: Option<Duration>,
 
@@ -256,43 +266,21 @@ pub enum DurationError {
     TooLarge(String),
 }
 
-/// Parses a duration written as one or more `<integer><unit>` groups: `7d`, `24h`, `1h30m`,
-/// `90s`, `250ms`. Units: `d` (24 h), `h`, `m`, `s`, `ms`.
+/// Parses a duration such as `7d`, `24h`, `1h30m`, `90s` or `250ms` (humantime's syntax),
+/// refusing zero, which NATS would read as "forever".
 pub fn parse_duration(s: &str) -> Result<Duration, DurationError> {
     let s = s.trim();
     if s.is_empty() {
         return Err(DurationError::Empty);
     }
-    let malformed = || DurationError::Malformed(s.to_owned());
-    let too_large = || DurationError::TooLarge(s.to_owned());
-    let mut total_ms: u64 = 0;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return Err(malformed());
-        }
-        let n: u64 = rest[..digits].parse().map_err(|_| too_large())?;
-        rest = &rest[digits..];
-        let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
-        let unit_ms: u64 = match &rest[..unit_len] {
-            "ms" => 1,
-            "s" => 1_000,
-            "m" => 60_000,
-            "h" => 3_600_000,
-            "d" => 86_400_000,
-            _ => return Err(malformed()),
-        };
-        rest = &rest[unit_len..];
-        total_ms = n
-            .checked_mul(unit_ms)
-            .and_then(|ms| total_ms.checked_add(ms))
-            .ok_or_else(too_large)?;
-    }
-    if total_ms == 0 {
+    let d = humantime::parse_duration(s).map_err(|e| match e {
+        humantime::DurationError::NumberOverflow => DurationError::TooLarge(s.to_owned()),
+        _ => DurationError::Malformed(s.to_owned()),
+    })?;
+    if d.is_zero() {
         return Err(DurationError::Zero);
     }
-    Ok(Duration::from_millis(total_ms))
+    Ok(d)
 }
 
 /// Parses `args` (program name first) into any clap parser, reading environment fallbacks from
@@ -433,7 +421,7 @@ mod tests {
 
     #[test]
     fn bad_values_are_refused_with_the_flag_named() {
-        let e = parse(&["--events-max-age", "7 days"], &[])
+        let e = parse(&["--events-max-age", "seven days"], &[])
             .unwrap_err()
             .to_string();
         assert!(e.contains("--events-max-age"), "{e}");
@@ -513,7 +501,8 @@ mod tests {
         assert_eq!(secs(" 2m "), Ok(120_000));
         assert_eq!(parse_duration(""), Err(DurationError::Empty));
         assert_eq!(parse_duration("0s"), Err(DurationError::Zero));
-        for bad in ["7", "d", "7 d", "1.5h", "-1h", "7w", "h7", "1h30"] {
+        assert_eq!(secs("1w"), Ok(7 * 86_400_000));
+        for bad in ["7", "d", "-1h", "7x", "h7", "1h30"] {
             assert!(
                 matches!(parse_duration(bad), Err(DurationError::Malformed(_))),
                 "{bad}"

@@ -231,3 +231,34 @@ async fn members_expire_on_their_own_through_per_key_ttl() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_three_node_deployment_replicates_streams_and_buckets() {
+    let Some(cluster) = bilipulse_testkit::NatsCluster::start(3) else {
+        return;
+    };
+    let client = bus::connect(&NatsConfig::new(cluster.urls()), "replicated")
+        .await
+        .unwrap();
+    let js = bus::jetstream(client);
+    let overrides = StreamOverrides {
+        stream_replicas: Some(3),
+        ..Default::default()
+    };
+
+    for info in bus::ensure_streams(&js, &overrides).await.unwrap() {
+        assert_eq!(info.config.num_replicas, 3, "{}", info.config.name);
+    }
+    for store in bus::ensure_buckets(&js, &overrides).await.unwrap() {
+        let mut s = js.get_stream(&store.stream_name).await.unwrap();
+        assert_eq!(
+            s.info().await.unwrap().config.num_replicas,
+            3,
+            "{}",
+            store.name
+        );
+    }
+    // Starting again with the same settings is a no-op, also in a cluster.
+    bus::ensure_streams(&js, &overrides).await.unwrap();
+    bus::ensure_buckets(&js, &overrides).await.unwrap();
+}

@@ -72,7 +72,11 @@ pub struct SimConfig {
     pub auth_timeout_ms: u64,
 
     /// A WebSocket without a heartbeat for this many milliseconds is closed.
-    #[arg(long, env = "BILIPULSE_SIM_HEARTBEAT_TIMEOUT_MS", default_value_t = 60_000)]
+    #[arg(
+        long,
+        env = "BILIPULSE_SIM_HEARTBEAT_TIMEOUT_MS",
+        default_value_t = 60_000
+    )]
     pub heartbeat_timeout_ms: u64,
 
     /// Traffic is generated and sent in ticks of this many milliseconds.
@@ -95,12 +99,17 @@ pub struct SimConfig {
     #[arg(long, env = "BILIPULSE_SIM_WTS_TOLERANCE_SECS", default_value_t = 300)]
     pub wts_tolerance_secs: u64,
 
-    /// Brotli quality (0–11) of protover-3 containers.
-    #[arg(long, env = "BILIPULSE_SIM_BROTLI_QUALITY", default_value_t = 4)]
+    /// Threads that render and compress traffic (the traffic thread is one of them).
+    #[arg(long, env = "BILIPULSE_SIM_WORKERS", default_value_t = 2)]
+    pub workers: usize,
+
+    /// Brotli quality (0–11) of protover-3 containers. Low by default: per-container encoder
+    /// setup dominates at higher qualities and caps the command rate.
+    #[arg(long, env = "BILIPULSE_SIM_BROTLI_QUALITY", default_value_t = 1)]
     pub brotli_quality: u32,
 
     /// zlib level (0–9) of protover-2 containers.
-    #[arg(long, env = "BILIPULSE_SIM_ZLIB_LEVEL", default_value_t = 6)]
+    #[arg(long, env = "BILIPULSE_SIM_ZLIB_LEVEL", default_value_t = 1)]
     pub zlib_level: u32,
 
     /// Mean length of a broadcast in the `sessions` profile, seconds.
@@ -108,7 +117,11 @@ pub struct SimConfig {
     pub session_live_secs: u64,
 
     /// Mean offline time between broadcasts in the `sessions` profile, seconds.
-    #[arg(long, env = "BILIPULSE_SIM_SESSION_OFFLINE_SECS", default_value_t = 120)]
+    #[arg(
+        long,
+        env = "BILIPULSE_SIM_SESSION_OFFLINE_SECS",
+        default_value_t = 120
+    )]
     pub session_offline_secs: u64,
 
     /// Accept auth packets without a token or buvid (degraded anonymous mode, as Bilibili does
@@ -164,8 +177,9 @@ impl SimConfig {
             wbi_sub_key: DEFAULT_SUB_KEY.to_owned(),
             wbi_rotate_secs: None,
             wts_tolerance_secs: 300,
-            brotli_quality: 4,
-            zlib_level: 6,
+            workers: 1,
+            brotli_quality: 1,
+            zlib_level: 1,
             session_live_secs: 5,
             session_offline_secs: 2,
             lenient_auth: false,
@@ -292,14 +306,15 @@ impl FromStr for RoomSpec {
             Some((r, sh)) => (r, Some(sh)),
             None => (ids, None),
         };
-        let room: u64 = room
-            .parse()
-            .map_err(|_| format!("bad room id in {s:?}"))?;
+        let room: u64 = room.parse().map_err(|_| format!("bad room id in {s:?}"))?;
         if room == 0 {
             return Err(format!("room id 0 in {s:?}"));
         }
         let short_id = short_id
-            .map(|v| v.parse::<u64>().map_err(|_| format!("bad short id in {s:?}")))
+            .map(|v| {
+                v.parse::<u64>()
+                    .map_err(|_| format!("bad short id in {s:?}"))
+            })
             .transpose()?;
         let profile: Profile = parts.next().unwrap_or("normal").parse()?;
         let rate = match parts.next() {

@@ -38,9 +38,13 @@ impl Malformed {
     }
 
     fn parse(s: &str) -> Option<Malformed> {
-        [Malformed::BadHeaderLen, Malformed::Truncated, Malformed::GarbageBrotli]
-            .into_iter()
-            .find(|m| m.as_str() == s)
+        [
+            Malformed::BadHeaderLen,
+            Malformed::Truncated,
+            Malformed::GarbageBrotli,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == s)
     }
 
     /// The frame to send.
@@ -290,7 +294,12 @@ impl Faults {
 
     /// Sends `count` malformed frames to the connections of `room` (or all); returns how
     /// many connections got them.
-    pub fn malformed(&self, room: Option<u64>, kind: Malformed, count: u32) -> Result<usize, FaultError> {
+    pub fn malformed(
+        &self,
+        room: Option<u64>,
+        kind: Malformed,
+        count: u32,
+    ) -> Result<usize, FaultError> {
         let idx = self.room_idx(room)?;
         let frames = vec![kind.frame(); count.max(1) as usize];
         let n = self.shared.hub.send_raw(idx, &frames);
@@ -299,7 +308,12 @@ impl Faults {
     }
 
     /// Sends `count` oversize frames to the connections of `room` (or all).
-    pub fn oversize(&self, room: Option<u64>, kind: Oversize, count: u32) -> Result<usize, FaultError> {
+    pub fn oversize(
+        &self,
+        room: Option<u64>,
+        kind: Oversize,
+        count: u32,
+    ) -> Result<usize, FaultError> {
         let idx = self.room_idx(room)?;
         let frames = vec![kind.frame(); count.max(1) as usize];
         let n = self.shared.hub.send_raw(idx, &frames);
@@ -309,13 +323,19 @@ impl Faults {
 
     /// The next `count` WebSocket auths get op 8 `{"code":-101}` and are closed.
     pub fn refuse_auth(&self, count: u32) {
-        self.shared.faults.refuse_auth.fetch_add(count, Ordering::AcqRel);
+        self.shared
+            .faults
+            .refuse_auth
+            .fetch_add(count, Ordering::AcqRel);
         self.log("refuse_auth", None, count.into());
     }
 
     /// The next `count` getDanmuInfo calls answer `{"code":-352}`.
     pub fn risk_control(&self, count: u32) {
-        self.shared.faults.risk_control.fetch_add(count, Ordering::AcqRel);
+        self.shared
+            .faults
+            .risk_control
+            .fetch_add(count, Ordering::AcqRel);
         self.log("risk_control", None, count.into());
     }
 

@@ -159,7 +159,10 @@ mod tests {
         let (b3, _) = id.issue_buvid();
         // XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXXNNNNNinfoc
         let parts: Vec<&str> = b3.split('-').collect();
-        assert_eq!(parts.iter().map(|p| p.len()).collect::<Vec<_>>(), [8, 4, 4, 4, 22]);
+        assert_eq!(
+            parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+            [8, 4, 4, 4, 22]
+        );
         assert!(b3.ends_with("infoc"));
         assert!(id.knows_buvid(&b3));
         assert!(!id.knows_buvid("D9656DA8-9BEF-F464-5B72-C4849AFD336379044infoc"));

@@ -118,7 +118,10 @@ impl Directory {
         for spec in &specs {
             let idx = dir.rooms.len();
             if dir.by_id.insert(spec.room, idx).is_some() {
-                return Err(SimError::Config(format!("room {} configured twice", spec.room)));
+                return Err(SimError::Config(format!(
+                    "room {} configured twice",
+                    spec.room
+                )));
             }
             if let Some(short) = spec.short_id
                 && dir.by_short.insert(short, idx).is_some()

@@ -180,7 +180,11 @@ impl EventRecord {
             kind: ev.body.kind().as_str().to_owned(),
             native_id: ev.body.native_id(),
             dup_of: ev.dup_of,
-            logical: if ev.dup_of.is_some() { 0 } else { ev.body.logical() },
+            logical: if ev.dup_of.is_some() {
+                0
+            } else {
+                ev.body.logical()
+            },
             ts: ev.ts_ms,
             conns,
             conn,
@@ -520,7 +524,11 @@ impl Truth {
             st.commands += events.len() as u64;
             let rs = st.rooms.entry(room).or_default();
             for e in events {
-                let logical = if e.dup_of.is_some() { 0 } else { e.body.logical() };
+                let logical = if e.dup_of.is_some() {
+                    0
+                } else {
+                    e.body.logical()
+                };
                 let kind = e.body.kind();
                 rs.generated.add(kind, logical);
                 if conns > 0 {
@@ -613,12 +621,7 @@ impl Truth {
         let st = self.state();
         st.rooms
             .get(&room)
-            .map(|rs| {
-                rs.cmds
-                    .iter()
-                    .map(|(k, v)| ((*k).to_owned(), *v))
-                    .collect()
-            })
+            .map(|rs| rs.cmds.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect())
             .unwrap_or_default()
     }
 

@@ -47,7 +47,11 @@ impl Backoff {
     pub fn next_delay_with(&mut self, unit: f64) -> Duration {
         let ceiling = self.ceiling();
         self.failures = self.failures.saturating_add(1);
-        let unit = if unit.is_finite() { unit.clamp(0.0, 1.0) } else { 0.0 };
+        let unit = if unit.is_finite() {
+            unit.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
         match self.jitter {
             Jitter::Full => ceiling.mul_f64(unit),
             Jitter::Floor => (ceiling + ceiling.mul_f64(unit / 2.0)).min(self.max),
@@ -81,11 +85,13 @@ mod tests {
     #[test]
     fn full_jitter_stays_under_a_doubling_ceiling_capped_at_max() {
         let mut b = Backoff::new(S, 60 * S, Jitter::Full);
-        let ceilings: Vec<u64> = (0..10).map(|_| {
-            let c = b.ceiling();
-            assert!(b.next_delay_with(1.0) <= c);
-            c.as_secs()
-        }).collect();
+        let ceilings: Vec<u64> = (0..10)
+            .map(|_| {
+                let c = b.ceiling();
+                assert!(b.next_delay_with(1.0) <= c);
+                c.as_secs()
+            })
+            .collect();
         assert_eq!(ceilings, [1, 2, 4, 8, 16, 32, 60, 60, 60, 60]);
         assert_eq!(b.next_delay_with(0.0), Duration::ZERO);
         b.reset();
@@ -108,7 +114,12 @@ mod tests {
     #[test]
     fn random_draws_are_within_bounds_and_not_constant() {
         let mut b = Backoff::new(S, 60 * S, Jitter::Full);
-        let draws: Vec<Duration> = (0..50).map(|_| { b.reset(); b.next_delay() }).collect();
+        let draws: Vec<Duration> = (0..50)
+            .map(|_| {
+                b.reset();
+                b.next_delay()
+            })
+            .collect();
         assert!(draws.iter().all(|d| *d <= S));
         assert!(draws.iter().any(|d| *d != draws[0]));
     }

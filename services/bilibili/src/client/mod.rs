@@ -7,6 +7,7 @@
 //! Timers use `tokio::time`, so the schedule can be tested with a paused clock.
 
 mod backoff;
+mod dial;
 mod session;
 mod stats;
 mod supervise;
@@ -76,7 +77,8 @@ pub struct ClientConfig {
     pub dead_after: Duration,
     /// Limit for the TCP/TLS/WebSocket handshake and, separately, for the auth reply.
     pub auth_timeout: Duration,
-    /// First reconnect delay ceiling (full jitter below it).
+    /// First reconnect delay ceiling (full jitter below it); the schedule restarts here after
+    /// a healthy connection.
     pub backoff_min: Duration,
     /// Largest reconnect delay ceiling.
     pub backoff_max: Duration,
@@ -147,7 +149,8 @@ pub enum ConnectionState {
     Connecting {
         /// `host:port` being connected to.
         host: String,
-        /// Consecutive failed attempts before this one (0 after a healthy connection).
+        /// Consecutive failed attempts before this one; 0 after a healthy connection (one whose
+        /// server still answered heartbeats a full period after auth).
         attempt: u32,
     },
     /// The server accepted our auth packet.
@@ -196,7 +199,19 @@ pub fn spawn(
     cfg: ClientConfig,
     cancel: CancellationToken,
 ) -> (mpsc::Receiver<ClientEvent>, JoinHandle<()>) {
+    spawn_with(cfg, cancel, dial::TcpDialer)
+}
+
+/// [`spawn`] over any [`dial::Dialer`] (unit tests use an in-memory pipe).
+fn spawn_with<D: dial::Dialer>(
+    cfg: ClientConfig,
+    cancel: CancellationToken,
+    dialer: D,
+) -> (mpsc::Receiver<ClientEvent>, JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(EVENT_CHANNEL_CAPACITY);
-    let handle = tokio::spawn(supervise::run(cfg, cancel, tx));
+    let handle = tokio::spawn(supervise::run(cfg, cancel, tx, dialer));
     (rx, handle)
 }
+
+#[cfg(test)]
+mod tests;

@@ -3,24 +3,23 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::{Instant, Interval, MissedTickBehavior};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::{HeaderValue, header};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use super::dial::Dialer;
 use super::supervise::{Events, Stop};
 use super::{ClientConfig, ClientEvent, ConnectionState, MaskReason};
 use crate::commands;
 use crate::wire::{self, AuthBody, FrameDecoder, Limits, Packet};
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
 /// Bytes read from the socket at a time. Small on purpose: a pod holds ~1000 mostly idle
 /// connections, and tungstenite allocates this eagerly per connection.
-const READ_BUFFER: usize = 8 << 10;
+const READ_BUFFER: usize = 4 << 10;
 /// Outgoing data is tiny (auth, heartbeats); cap what may queue up behind a stuck socket.
 const MAX_WRITE_BUFFER: usize = 64 << 10;
 /// How long a clean close may take before the socket is just dropped.
@@ -56,7 +55,8 @@ pub(super) enum End {
     /// The connection is over; the supervisor decides what next.
     Over {
         reason: String,
-        /// Authenticated and data flowed: the failure streak is broken.
+        /// The server kept answering heartbeats for a full period after auth: the failure
+        /// streak is broken.
         healthy: bool,
         /// The server refused our token: fetch a new one.
         auth_rejected: bool,
@@ -78,8 +78,14 @@ fn over(reason: impl Into<String>) -> End {
 }
 
 /// Runs one connection to `ep` until it ends, emitting its events.
-pub(super) async fn run(cfg: &ClientConfig, target: &Target, ep: &Endpoint, events: &Events) -> End {
-    let mut ws = match connect(cfg, target, ep, events).await {
+pub(super) async fn run<D: Dialer>(
+    cfg: &ClientConfig,
+    target: &Target,
+    ep: &Endpoint,
+    events: &Events,
+    dialer: &D,
+) -> End {
+    let mut ws = match connect(cfg, target, ep, events, dialer).await {
         Ok(ws) => ws,
         Err(end) => return end,
     };
@@ -94,6 +100,7 @@ pub(super) async fn run(cfg: &ClientConfig, target: &Target, ep: &Endpoint, even
         }),
         packets: Vec::new(),
         authenticated: false,
+        healthy_at: None,
         healthy: false,
         masked: false,
         heartbeat: None,
@@ -103,7 +110,13 @@ pub(super) async fn run(cfg: &ClientConfig, target: &Target, ep: &Endpoint, even
     end
 }
 
-async fn connect(cfg: &ClientConfig, target: &Target, ep: &Endpoint, events: &Events) -> Result<Ws, End> {
+async fn connect<D: Dialer>(
+    cfg: &ClientConfig,
+    target: &Target,
+    ep: &Endpoint,
+    events: &Events,
+    dialer: &D,
+) -> Result<WebSocketStream<D::Stream>, End> {
     let mut request = ep
         .url
         .as_str()
@@ -118,13 +131,15 @@ async fn connect(cfg: &ClientConfig, target: &Target, ep: &Endpoint, events: &Ev
         .max_write_buffer_size(MAX_WRITE_BUFFER)
         .max_message_size(Some(cfg.max_frame))
         .max_frame_size(Some(cfg.max_frame));
-    let handshake = tokio_tungstenite::connect_async_with_config(request, Some(ws_config), true);
+    // Boxed: the handshake future is several KiB and lives only while connecting; inline it
+    // would enlarge every client task for the connection's whole life.
+    let handshake = Box::pin(dialer.dial(request, ws_config));
     tokio::select! {
         _ = events.cancelled() => Err(End::Stop),
         r = tokio::time::timeout(cfg.auth_timeout, handshake) => match r {
             Err(_) => Err(over(format!("handshake timed out after {:?}", cfg.auth_timeout))),
-            Ok(Err(e)) => Err(over(format!("connect: {e}"))),
-            Ok(Ok((ws, _response))) => Ok(ws),
+            Ok(Err(e)) => Err(over(e)),
+            Ok(Ok(ws)) => Ok(ws),
         },
     }
 }
@@ -137,6 +152,10 @@ struct Connection<'a> {
     decoder: FrameDecoder,
     packets: Vec<Packet>,
     authenticated: bool,
+    /// A heartbeat reply from this moment on makes the connection healthy: one full period
+    /// after auth, so a server that accepts and then drops or stalls (commands such as
+    /// `LOG_IN_NOTICE` may still come) never resets the back-off.
+    healthy_at: Option<Instant>,
     healthy: bool,
     /// `Masked` is reported at most once per connection.
     masked: bool,
@@ -144,7 +163,11 @@ struct Connection<'a> {
 }
 
 impl Connection<'_> {
-    async fn drive(&mut self, ws: &mut Ws, target: &Target) -> End {
+    async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        ws: &mut WebSocketStream<S>,
+        target: &Target,
+    ) -> End {
         let auth = wire::encode_auth(&AuthBody {
             uid: self.cfg.uid,
             roomid: target.room,
@@ -166,15 +189,10 @@ impl Connection<'_> {
                 auth_deadline
             };
             tokio::select! {
+                // Heartbeats before reading so a flood cannot starve them; reading before the
+                // deadline so frames already waiting count even after a slow consumer.
                 biased;
                 _ = self.events.cancelled() => return End::Stop,
-                _ = tokio::time::sleep_until(deadline) => {
-                    return self.end(if self.authenticated {
-                        format!("dead: no frame for {:?}", self.cfg.dead_after)
-                    } else {
-                        format!("no auth reply within {:?}", self.cfg.auth_timeout)
-                    });
-                }
                 _ = tick(&mut self.heartbeat) => {
                     if let Err(e) = ws.send(Message::Binary(wire::encode_heartbeat().into())).await {
                         return self.end(format!("sending heartbeat: {e}"));
@@ -206,12 +224,23 @@ impl Connection<'_> {
                         _ => {}
                     }
                 }
+                _ = tokio::time::sleep_until(deadline) => {
+                    return self.end(if self.authenticated {
+                        format!("dead: no frame for {:?}", self.cfg.dead_after)
+                    } else {
+                        format!("no auth reply within {:?}", self.cfg.auth_timeout)
+                    });
+                }
             }
         }
     }
 
     /// Decodes one binary frame and emits its packets. `Some` ends the connection.
-    async fn on_frame(&mut self, ws: &mut Ws, frame: bytes::Bytes) -> Option<End> {
+    async fn on_frame<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        ws: &mut WebSocketStream<S>,
+        frame: bytes::Bytes,
+    ) -> Option<End> {
         self.cfg.stats.frame(frame.len());
         let recv_ms = now_ms();
         if let Err(e) = self.decoder.decode(frame, &mut self.packets) {
@@ -236,31 +265,48 @@ impl Connection<'_> {
         result
     }
 
-    async fn on_packet(&mut self, ws: &mut Ws, packet: Packet, recv_ms: i64) -> Result<(), End> {
+    async fn on_packet<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        ws: &mut WebSocketStream<S>,
+        packet: Packet,
+        recv_ms: i64,
+    ) -> Result<(), End> {
         match packet {
             Packet::AuthReply(body) => self.on_auth_reply(ws, &body).await,
             Packet::HeartbeatReply { popularity } => {
-                self.healthy |= self.authenticated;
-                self.events.emit(ClientEvent::Popularity(popularity)).await?;
+                self.healthy |= self.healthy_at.is_some_and(|t| Instant::now() >= t);
+                self.events
+                    .emit(ClientEvent::Popularity(popularity))
+                    .await?;
                 Ok(())
             }
             Packet::Command(body) => {
-                self.healthy |= self.authenticated;
                 if !self.masked && commands::peek_cmd(&body).is_some_and(|c| c == LOG_IN_NOTICE) {
                     self.mask(MaskReason::LogInNotice).await?;
                 }
                 self.cfg.stats.command();
-                self.events.emit(ClientEvent::Command { body, recv_ms }).await?;
+                self.events
+                    .emit(ClientEvent::Command { body, recv_ms })
+                    .await?;
                 Ok(())
             }
             Packet::Other { op, body } => {
-                tracing::debug!(host = self.host, op, len = body.len(), "ignoring packet with unexpected op");
+                tracing::debug!(
+                    host = self.host,
+                    op,
+                    len = body.len(),
+                    "ignoring packet with unexpected op"
+                );
                 Ok(())
             }
         }
     }
 
-    async fn on_auth_reply(&mut self, ws: &mut Ws, body: &[u8]) -> Result<(), End> {
+    async fn on_auth_reply<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        ws: &mut WebSocketStream<S>,
+        body: &[u8],
+    ) -> Result<(), End> {
         if self.authenticated {
             tracing::debug!(host = self.host, "ignoring a second auth reply");
             return Ok(());
@@ -287,10 +333,14 @@ impl Connection<'_> {
             self.mask(MaskReason::AnonymousUid).await?;
         }
         // Heartbeat right away (the server expects it), then on the period.
-        if let Err(e) = ws.send(Message::Binary(wire::encode_heartbeat().into())).await {
+        if let Err(e) = ws
+            .send(Message::Binary(wire::encode_heartbeat().into()))
+            .await
+        {
             return Err(self.end(format!("sending heartbeat: {e}")));
         }
         let period = self.cfg.heartbeat.max(Duration::from_millis(1));
+        self.healthy_at = Some(Instant::now() + period);
         let mut interval = tokio::time::interval_at(Instant::now() + period, period);
         interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
         self.heartbeat = Some(interval);
@@ -325,7 +375,10 @@ async fn tick(heartbeat: &mut Option<Interval>) {
 
 /// Sends a close frame. When stopping, also waits briefly for the server's reply so it sees
 /// a clean close; after a failure the peer is likely gone, so reconnecting is not delayed.
-async fn close(ws: &mut Ws, wait_for_reply: bool) {
+async fn close<S: AsyncRead + AsyncWrite + Unpin>(
+    ws: &mut WebSocketStream<S>,
+    wait_for_reply: bool,
+) {
     let _ = tokio::time::timeout(CLOSE_GRACE, async {
         if ws.close(None).await.is_ok() && wait_for_reply {
             while let Some(Ok(_)) = ws.next().await {}

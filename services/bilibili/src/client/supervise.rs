@@ -7,6 +7,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::backoff::{Backoff, Jitter};
+use super::dial::Dialer;
 use super::session::{self, End, Endpoint, Target};
 use super::{ClientConfig, ClientEvent, ConnectionState, Source, WsScheme};
 use crate::resolve::{ResolveError, Resolver};
@@ -50,7 +51,12 @@ impl Events {
 }
 
 /// Task body of [`super::spawn`].
-pub(super) async fn run(cfg: ClientConfig, cancel: CancellationToken, tx: mpsc::Sender<ClientEvent>) {
+pub(super) async fn run<D: Dialer>(
+    cfg: ClientConfig,
+    cancel: CancellationToken,
+    tx: mpsc::Sender<ClientEvent>,
+    dialer: D,
+) {
     let events = Events { tx, cancel };
     let mut sup = Supervisor {
         backoff: Backoff::new(cfg.backoff_min, cfg.backoff_max, Jitter::Full),
@@ -61,7 +67,7 @@ pub(super) async fn run(cfg: ClientConfig, cancel: CancellationToken, tx: mpsc::
         failures: 0,
         since_resolve: 0,
     };
-    let _ = sup.run(&events).await;
+    let _ = sup.run(&events, &dialer).await;
     tracing::debug!(room = sup.cfg.room, "client stopped");
     // Bounded: a consumer that cancelled us but stopped reading must not keep the task alive.
     let stopped = events.tx.send(ClientEvent::State(ConnectionState::Stopped));
@@ -83,7 +89,7 @@ struct Supervisor {
 }
 
 impl Supervisor {
-    async fn run(&mut self, events: &Events) -> Result<(), Stop> {
+    async fn run<D: Dialer>(&mut self, events: &Events, dialer: &D) -> Result<(), Stop> {
         loop {
             if events.cancel.is_cancelled() {
                 return Err(Stop);
@@ -105,10 +111,15 @@ impl Supervisor {
                     attempt: self.failures,
                 }))
                 .await?;
-            let (reason, healthy, auth_rejected) = match session::run(&self.cfg, &target, ep, events).await {
-                End::Stop => return Err(Stop),
-                End::Over { reason, healthy, auth_rejected } => (reason, healthy, auth_rejected),
-            };
+            let (reason, healthy, auth_rejected) =
+                match session::run(&self.cfg, &target, ep, events, dialer).await {
+                    End::Stop => return Err(Stop),
+                    End::Over {
+                        reason,
+                        healthy,
+                        auth_rejected,
+                    } => (reason, healthy, auth_rejected),
+                };
             if healthy {
                 self.failures = 0;
                 self.since_resolve = 0;
@@ -118,13 +129,18 @@ impl Supervisor {
                 self.since_resolve = self.since_resolve.saturating_add(1);
             }
             let resolvable = matches!(self.cfg.source, Source::Resolve(_));
-            if resolvable && (auth_rejected || self.since_resolve >= self.cfg.reresolve_after.max(1)) {
+            if resolvable
+                && (auth_rejected || self.since_resolve >= self.cfg.reresolve_after.max(1))
+            {
                 self.target = None;
             }
             let retry_in = self.backoff.next_delay();
             tracing::info!(room = self.cfg.room, host = %ep.label, %reason, ?retry_in, "disconnected");
             events
-                .emit(ClientEvent::State(ConnectionState::Disconnected { reason, retry_in }))
+                .emit(ClientEvent::State(ConnectionState::Disconnected {
+                    reason,
+                    retry_in,
+                }))
                 .await?;
             events.sleep(retry_in).await?;
         }
@@ -133,10 +149,14 @@ impl Supervisor {
     /// Produces a target, or reports the failure, waits, and returns `None`.
     async fn resolve(&mut self, events: &Events) -> Result<Option<Target>, Stop> {
         let resolver = match &self.cfg.source {
-            Source::Direct { url, token, buvid } => return Ok(Some(self.direct(url, token, buvid))),
+            Source::Direct { url, token, buvid } => {
+                return Ok(Some(self.direct(url, token, buvid)));
+            }
             Source::Resolve(r) => Arc::clone(r),
         };
-        events.emit(ClientEvent::State(ConnectionState::Resolving)).await?;
+        events
+            .emit(ClientEvent::State(ConnectionState::Resolving))
+            .await?;
         let result = tokio::select! {
             biased;
             _ = events.cancelled() => return Err(Stop),
@@ -151,7 +171,8 @@ impl Supervisor {
             Err(e) => {
                 self.cfg.stats.resolve_failure();
                 // Risk control and unknown rooms do not get better by asking again soon.
-                let retry_in = if e.is_risk_control() || matches!(e, ResolveError::NotFound { .. }) {
+                let retry_in = if e.is_risk_control() || matches!(e, ResolveError::NotFound { .. })
+                {
                     self.risk.next_delay()
                 } else {
                     self.backoff.next_delay()
@@ -218,7 +239,10 @@ impl Supervisor {
             token: token.clone(),
             buvid: buvid.clone(),
             user_agent: self.cfg.user_agent.clone(),
-            endpoints: vec![Endpoint { label, url: url.clone() }],
+            endpoints: vec![Endpoint {
+                label,
+                url: url.clone(),
+            }],
         }
     }
 }

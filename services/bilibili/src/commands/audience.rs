@@ -28,7 +28,11 @@ pub(crate) enum Counter {
     RoomRealTime,
 }
 
-pub(crate) fn event(ctx: &Ctx<'_>, which: Counter, d: AudienceData) -> Result<RoomEvent, Malformed> {
+pub(crate) fn event(
+    ctx: &Ctx<'_>,
+    which: Counter,
+    d: AudienceData,
+) -> Result<RoomEvent, Malformed> {
     // Negative placeholders (`red_notice: -1` style) are not counts.
     let n = |v: Option<Int>| v.filter(|i| i.0 >= 0).map(Int::u64);
     let a = match which {
@@ -52,7 +56,9 @@ pub(crate) fn event(ctx: &Ctx<'_>, which: Counter, d: AudienceData) -> Result<Ro
         },
     };
     if a == Audience::default() {
-        return Err(Malformed::new(format!("{which:?} data carries none of its counters")));
+        return Err(Malformed::new(format!(
+            "{which:?} data carries none of its counters"
+        )));
     }
     Ok(ctx.event(ctx.ts(&[]), None, Payload::Audience(a)))
 }

@@ -9,8 +9,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use super::audience::{AudienceData, Counter};
@@ -232,7 +232,11 @@ impl<'de> Deserialize<'de> for Body<'de> {
                             cmd = Some((c, kind));
                         }
                         Key::Info | Key::Data => {
-                            let slot = if matches!(key, Key::Info) { Slot::Info } else { Slot::Data };
+                            let slot = if matches!(key, Key::Info) {
+                                Slot::Info
+                            } else {
+                                Slot::Data
+                            };
                             match cmd {
                                 Some((_, kind)) if kind.slot() == Some(slot) => {
                                     data = map.next_value_seed(DataSeed(kind))?;
@@ -258,7 +262,9 @@ impl<'de> Deserialize<'de> for Body<'de> {
                 for (slot, raw) in pending {
                     if kind.slot() == Some(slot) {
                         let mut de = serde_json::Deserializer::from_str(raw.get());
-                        data = DataSeed(kind).deserialize(&mut de).map_err(de::Error::custom)?;
+                        data = DataSeed(kind)
+                            .deserialize(&mut de)
+                            .map_err(de::Error::custom)?;
                     }
                 }
                 Ok(Body {

@@ -10,6 +10,7 @@ use std::fmt;
 use bilipulse_proto::{Danmaku, Medal, Payload};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
 
 use super::Ctx;
 use super::json::{CowStr, IdText, Int, OptInt, drain_seq};
@@ -327,8 +328,9 @@ impl<'de> Deserialize<'de> for ModeInfo {
                 let mut id = None;
                 while let Some(k) = map.next_key::<CowStr<'de>>()? {
                     if k.0 == "extra" {
-                        let extra = map.next_value::<Option<CowStr<'de>>>()?;
-                        id = extra.and_then(|e| id_str(&e.0));
+                        // Kept escaped: usually the id is found without unescaping ~1 KB.
+                        let raw = map.next_value::<&'de RawValue>()?;
+                        id = extra_id_str(raw.get());
                     } else {
                         map.next_value::<IgnoredAny>()?;
                     }
@@ -352,7 +354,29 @@ impl<'de> Deserialize<'de> for ModeInfo {
     }
 }
 
-/// `id_str` from the `extra` JSON text.
+/// `id_str` from the raw (still escaped) JSON value of `extra`.
+///
+/// Fast path: find `\"id_str\":\"` in the escaped text. A match there can only be a real key
+/// in `extra` (quotes inside `extra`'s own strings are escaped twice, `\\\"`, so user text
+/// cannot fake it; no nested object of `extra` has an `id_str` in any capture), and ids are
+/// plain hex, so no unescaping is needed. Anything unusual
+/// (spacing, escapes in the id, no match) takes the slow path: unescape and parse.
+fn extra_id_str(raw: &str) -> Option<String> {
+    const KEY: &str = r#"\"id_str\":\""#;
+    if let Some(at) = raw.find(KEY) {
+        let rest = &raw[at + KEY.len()..];
+        if let Some(end) = rest.find('\\')
+            && rest[end..].starts_with(r#"\""#)
+            && rest[..end].bytes().all(|b| b.is_ascii_alphanumeric())
+        {
+            return Some(rest[..end].to_owned());
+        }
+    }
+    let text: Option<CowStr<'_>> = serde_json::from_str(raw).ok()?;
+    id_str(&text?.0)
+}
+
+/// `id_str` from the unescaped `extra` JSON text.
 fn id_str(extra: &str) -> Option<String> {
     #[derive(Deserialize)]
     struct Extra<'a> {
@@ -364,4 +388,22 @@ fn id_str(extra: &str) -> Option<String> {
         Cow::Borrowed(b) => b.to_owned(),
         Cow::Owned(o) => o,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_str_fast_and_slow_paths_agree() {
+        let extra = r#"{"content":"say \"id_str\":\"fake\"","id_str":"0174f43f8bf8"}"#;
+        let raw = serde_json::to_string(extra).unwrap();
+        assert_eq!(extra_id_str(&raw).as_deref(), Some("0174f43f8bf8"));
+        assert_eq!(id_str(extra).as_deref(), Some("0174f43f8bf8"));
+        // Spacing defeats the fast path; the slow path still finds it.
+        let spaced = serde_json::to_string(r#"{"id_str" : "abc"}"#).unwrap();
+        assert_eq!(extra_id_str(&spaced).as_deref(), Some("abc"));
+        assert_eq!(extra_id_str("null"), None);
+        assert_eq!(extra_id_str(r#""not json""#), None);
+    }
 }

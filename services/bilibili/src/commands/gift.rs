@@ -4,7 +4,7 @@
 use bilipulse_proto::{BlindBox, CoinType, Gift, Payload, RoomEvent};
 use serde::Deserialize;
 
-use super::json::{IdText, Int, OptInt};
+use super::json::{IdText, Int, OptInt, sat_u8, sat_u32};
 use super::medal::{JsonMedal, medal};
 use super::pb;
 use super::time::Stamp;
@@ -118,7 +118,9 @@ pub(crate) fn send_gift(ctx: &Ctx<'_>, d: SendGift) -> Result<RoomEvent, Malform
 
 pub(crate) fn send_gift_v2(ctx: &Ctx<'_>, m: pb::SendGiftV2) -> Result<Vec<RoomEvent>, Malformed> {
     if m.gift_list.is_empty() {
-        return Err(Malformed::new("SEND_GIFT_V2 without gift_list items".into()));
+        return Err(Malformed::new(
+            "SEND_GIFT_V2 without gift_list items".into(),
+        ));
     }
     let sender = m.sender_uinfo.as_ref();
     let uid = if m.uid != 0 {
@@ -222,12 +224,4 @@ pub(crate) fn combo_send(ctx: &Ctx<'_>, d: ComboSend) -> Result<RoomEvent, Malfo
     });
     let ts = ctx.ts(&[]);
     Ok(ctx.event(ts, native.as_deref(), payload))
-}
-
-pub(crate) fn sat_u32(v: u64) -> u32 {
-    u32::try_from(v).unwrap_or(u32::MAX)
-}
-
-pub(crate) fn sat_u8(v: u64) -> u8 {
-    u8::try_from(v).unwrap_or(u8::MAX)
 }

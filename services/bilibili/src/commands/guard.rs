@@ -8,8 +8,8 @@ use bilipulse_proto::{Guard, Payload, RoomEvent};
 use serde::Deserialize;
 
 use super::json::{IdText, Int, OptInt};
-use super::superchat::UInfo;
 use super::time::Stamp;
+use super::uinfo::UInfo;
 use super::{Ctx, Malformed};
 
 /// `GUARD_BUY.data` and `USER_TOAST_MSG.data` (the toast has more fields; both are flat).

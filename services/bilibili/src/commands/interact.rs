@@ -5,12 +5,11 @@ use bilipulse_proto::{Interact, InteractAction, Like, Payload, RoomEvent};
 use serde::Deserialize;
 
 use super::Ctx;
-use super::gift::{sat_u8, sat_u32};
-use super::json::{Int, OptInt};
+use super::json::{Int, OptInt, sat_u8, sat_u32};
 use super::medal::{JsonMedal, medal};
 use super::pb;
-use super::superchat::UInfo;
 use super::time::Stamp;
+use super::uinfo::UInfo;
 
 /// `INTERACT_WORD.data`.
 #[derive(Debug, Default, Deserialize)]

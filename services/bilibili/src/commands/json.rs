@@ -247,7 +247,8 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for LooseObj<T> {
                 f.write_str("any value")
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<LooseObj<T>, A::Error> {
-                T::deserialize(de::value::MapAccessDeserializer::new(map)).map(|t| LooseObj(Some(t)))
+                T::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(|t| LooseObj(Some(t)))
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<LooseObj<T>, A::Error> {
                 drain_seq(&mut seq)?;
@@ -281,4 +282,14 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for LooseObj<T> {
 pub(crate) fn drain_seq<'de, A: SeqAccess<'de>>(seq: &mut A) -> Result<(), A::Error> {
     while seq.next_element::<IgnoredAny>()?.is_some() {}
     Ok(())
+}
+
+/// Narrows a protobuf varint; out-of-range values are placeholders, not errors.
+pub(crate) fn sat_u32(v: u64) -> u32 {
+    u32::try_from(v).unwrap_or(u32::MAX)
+}
+
+/// Narrows a protobuf varint; out-of-range values are placeholders, not errors.
+pub(crate) fn sat_u8(v: u64) -> u8 {
+    u8::try_from(v).unwrap_or(u8::MAX)
 }

@@ -5,10 +5,10 @@
 use bilipulse_proto::{Live, LiveState, Payload, RoomEvent};
 use serde::Deserialize;
 
-use super::json::Int;
-use super::time::Stamp;
 use super::Ctx;
 use super::body::Top;
+use super::json::Int;
+use super::time::Stamp;
 
 /// `ROOM_CHANGE.data`.
 #[derive(Debug, Default, Deserialize)]

@@ -30,6 +30,11 @@
 //! | `LOG_IN_NOTICE` | other | the client watches for it ([`peek_cmd`]) to flag the connection as identity-masked |
 //! | anything else | other | raw body kept |
 //!
+//! Across kinds: `masked` is `uid == 0` (Bilibili zeroes uids on anonymous connections and
+//! masks names with `*`; no account has uid 0). `medal` is the medal the user *wears*
+//! (`info[3]`, `medal_info`, `fans_medal`, `SEND_GIFT_V2` field 8); a zeroed medal is `None`.
+//! Numbers beyond the target type saturate (redacted samples use `9999999999`).
+//!
 //! # Event time (`ts`, Unix ms)
 //!
 //! The command's own timestamp, when plausible (see `time`: not before 2009, not more than an
@@ -80,6 +85,7 @@ pub mod pb;
 mod recent;
 mod superchat;
 mod time;
+mod uinfo;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -196,7 +202,12 @@ impl Malformed {
     }
 }
 
-fn build(ctx: &Ctx<'_>, kind: Cmd, data: Data, top: &body::Top) -> Result<Vec<RoomEvent>, Malformed> {
+fn build(
+    ctx: &Ctx<'_>,
+    kind: Cmd,
+    data: Data,
+    top: &body::Top,
+) -> Result<Vec<RoomEvent>, Malformed> {
     let one = |e: RoomEvent| Ok(vec![e]);
     match (kind, data) {
         (Cmd::Danmaku, Data::Danmu(i)) => one(danmaku::event(ctx, *i, false)),

@@ -5,13 +5,17 @@
 //! Public so that the simulator can build byte-faithful `SEND_GIFT_V2` / `INTERACT_WORD_V2`
 //! bodies with [`to_base64`] instead of a second hand-written encoder.
 
-#![allow(missing_docs, clippy::all, clippy::pedantic)]
+pub use generated::*;
 
-include!(concat!(env!("OUT_DIR"), "/bilibili.live.rs"));
+/// prost's output for `proto/bilibili_live.proto`; lints are for our code, not generated code.
+#[allow(missing_docs, clippy::all, clippy::pedantic)]
+mod generated {
+    include!(concat!(env!("OUT_DIR"), "/bilibili.live.rs"));
+}
 
 use base64::Engine as _;
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use serde::de::{Deserialize, Deserializer, Error as _};
 
 use super::json::CowStr;
@@ -48,7 +52,10 @@ pub enum PbError {
 pub fn from_base64<M: prost::Message + Default>(b64: &str) -> Result<M, PbError> {
     let bytes = B64.decode(b64)?;
     M::decode(bytes.as_slice()).map_err(|source| PbError::Decode {
-        msg: std::any::type_name::<M>().rsplit("::").next().unwrap_or("message"),
+        msg: std::any::type_name::<M>()
+            .rsplit("::")
+            .next()
+            .unwrap_or("message"),
         source,
     })
 }

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use super::json::{Int, OptInt};
 use super::medal::JsonMedal;
 use super::time::Stamp;
+use super::uinfo::UInfo;
 use super::{Ctx, Malformed};
 
 /// `SUPER_CHAT_MESSAGE(_JPN).data`.
@@ -30,26 +31,6 @@ pub(crate) struct SuperChatData {
 struct ScUser {
     uname: Option<String>,
     guard_level: Option<Int>,
-}
-
-/// The newer `uinfo` block, used for the name when `user_info` lacks it.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub(crate) struct UInfo {
-    pub(crate) uid: Option<Int>,
-    pub(crate) base: Option<UInfoBase>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub(crate) struct UInfoBase {
-    pub(crate) name: Option<String>,
-}
-
-impl UInfo {
-    pub(crate) fn name(self) -> Option<String> {
-        self.base.and_then(|b| b.name)
-    }
 }
 
 pub(crate) fn event(ctx: &Ctx<'_>, d: SuperChatData) -> Result<RoomEvent, Malformed> {

@@ -78,7 +78,10 @@ mod tests {
 
     #[test]
     fn units_are_converted() {
-        assert_eq!(pick(&[Some(Stamp::Nanos(1_743_190_068_756_264_000))], RECV), 1_743_190_068_756);
+        assert_eq!(
+            pick(&[Some(Stamp::Nanos(1_743_190_068_756_264_000))], RECV),
+            1_743_190_068_756
+        );
         assert_eq!(pick(&[Some(Stamp::Ms(RECV - 10))], RECV), RECV - 10);
     }
 }

@@ -19,7 +19,10 @@ pub fn parse_finger_spi(body: &[u8]) -> Result<String, ResolveError> {
         && b3.len() <= 128
         && b3.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
     if !valid {
-        return Err(envelope::decode(FINGER_SPI, "missing or malformed data.b_3"));
+        return Err(envelope::decode(
+            FINGER_SPI,
+            "missing or malformed data.b_3",
+        ));
     }
     Ok(b3.to_owned())
 }

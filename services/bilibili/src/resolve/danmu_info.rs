@@ -48,7 +48,10 @@ pub struct DanmuHost {
 /// WBI challenge, i.e. risk control.
 pub fn parse_danmu_info(body: &[u8]) -> Result<DanmuInfo, ResolveError> {
     let data = envelope::data(GET_DANMU_INFO, body)?;
-    let token = data.get("token").and_then(Value::as_str).unwrap_or_default();
+    let token = data
+        .get("token")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     if token.is_empty() {
         if data.get("v_voucher").is_some() {
             return Err(ResolveError::RiskControl {
@@ -68,13 +71,19 @@ pub fn parse_danmu_info(body: &[u8]) -> Result<DanmuInfo, ResolveError> {
         .filter_map(|e| {
             let host = parse_host(e);
             if host.is_none() {
-                tracing::warn!(endpoint = GET_DANMU_INFO, "skipping unusable host_list entry");
+                tracing::warn!(
+                    endpoint = GET_DANMU_INFO,
+                    "skipping unusable host_list entry"
+                );
             }
             host
         })
         .collect();
     if hosts.is_empty() {
-        return Err(envelope::decode(GET_DANMU_INFO, "no usable host in data.host_list"));
+        return Err(envelope::decode(
+            GET_DANMU_INFO,
+            "no usable host in data.host_list",
+        ));
     }
     Ok(DanmuInfo {
         token: token.to_owned(),

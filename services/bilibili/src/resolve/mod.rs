@@ -106,7 +106,9 @@ impl Resolver {
     pub fn new(mut cfg: ResolverConfig) -> Result<Resolver, ResolveError> {
         for base in [&mut cfg.api_base, &mut cfg.live_base] {
             if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
-                return Err(ResolveError::Config(format!("{base} is not an http(s) base URL")));
+                return Err(ResolveError::Config(format!(
+                    "{base} is not an http(s) base URL"
+                )));
             }
             // Url::join replaces the last path segment unless the base ends in '/'.
             if !base.path().ends_with('/') {
@@ -124,6 +126,10 @@ impl Resolver {
             .timeout(cfg.timeout)
             .connect_timeout(cfg.timeout)
             .redirect(reqwest::redirect::Policy::limited(3))
+            // Paced requests need one or two connections; a burst must not leave hundreds
+            // of idle ones (each with its buffers) in the pool.
+            .pool_max_idle_per_host(2)
+            .pool_idle_timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| ResolveError::Config(format!("building the HTTP client: {e}")))?;
         Ok(Resolver {
@@ -173,7 +179,8 @@ impl Resolver {
     /// make it worse).
     pub async fn room_info(&self, id: u64) -> Result<RoomInfo, ResolveError> {
         let mut url = join(&self.cfg.live_base, "room/v1/Room/get_info")?;
-        url.query_pairs_mut().append_pair("room_id", &id.to_string());
+        url.query_pairs_mut()
+            .append_pair("room_id", &id.to_string());
         let first = match self.get(GET_INFO, url, None).await {
             Ok(body) => parse_get_info(id, &body),
             Err(e) => Err(e),
@@ -227,7 +234,11 @@ impl Resolver {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         let room = real_room.to_string();
-        let params = [("id", room.as_str()), ("type", "0"), ("web_location", "444.8")];
+        let params = [
+            ("id", room.as_str()),
+            ("type", "0"),
+            ("web_location", "444.8"),
+        ];
         let signed = wbi::sign(&params, mixin, wts);
         let mut url = join(&self.cfg.live_base, "xlive/web-room/v1/index/getDanmuInfo")?;
         url.query_pairs_mut().extend_pairs(signed.pairs());
@@ -237,10 +248,11 @@ impl Resolver {
     /// Cached WBI keys of at least `generation` that have not expired, fetching when needed.
     async fn keys_at_least(&self, generation: u64) -> Result<CachedKeys, ResolveError> {
         let mut cached = self.keys.lock().await;
-        if let Some(k) = cached.as_ref() {
-            if k.generation >= generation && k.fetched.elapsed() < WBI_KEY_TTL {
-                return Ok(k.clone());
-            }
+        if let Some(k) = cached.as_ref()
+            && k.generation >= generation
+            && k.fetched.elapsed() < WBI_KEY_TTL
+        {
+            return Ok(k.clone());
         }
         let previous = cached.as_ref().map_or(0, |k| k.generation);
         let (_, keys) = self.fetch_keys(previous).await?;

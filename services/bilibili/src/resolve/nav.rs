@@ -50,7 +50,11 @@ pub fn parse_nav(body: &[u8]) -> Result<NavInfo, ResolveError> {
         img_key: key("img_url")?,
         sub_key: key("sub_url")?,
     };
-    let is_login = code == 0 && data.get("isLogin").and_then(Value::as_bool).unwrap_or(false);
+    let is_login = code == 0
+        && data
+            .get("isLogin")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
     let mid = if is_login {
         data.get("mid").and_then(envelope::uint).unwrap_or(0)
     } else {

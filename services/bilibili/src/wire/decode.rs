@@ -44,9 +44,17 @@ impl Default for Limits {
     /// Generous for real traffic (frames are KiB), small enough that one connection cannot
     /// take a machine down: 16 MiB packets, 32 MiB decompressed, depth 2, 100 000 packets.
     fn default() -> Self {
-        Limits { max_packet_len: 16 << 20, max_decompressed: 32 << 20, max_depth: 2, max_packets: 100_000 }
+        Limits {
+            max_packet_len: 16 << 20,
+            max_decompressed: 32 << 20,
+            max_depth: 2,
+            max_packets: 100_000,
+        }
     }
 }
+
+/// Largest decompression buffer a decoder keeps between frames.
+const SCRATCH_KEEP: usize = 256 << 10;
 
 /// Whether decoding of the frame goes on after an error.
 #[derive(PartialEq)]
@@ -68,6 +76,21 @@ pub struct FrameDecoder {
     emitted: usize,
     errors: usize,
     first_error: Option<WireError>,
+}
+
+impl Default for FrameDecoder {
+    /// A decoder with the default [`Limits`].
+    fn default() -> Self {
+        FrameDecoder::new(Limits::default())
+    }
+}
+
+impl std::fmt::Debug for FrameDecoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FrameDecoder")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
 }
 
 impl FrameDecoder {
@@ -120,29 +143,51 @@ impl FrameDecoder {
         while off < buf.len() {
             let rest = &buf[off..];
             let Ok(h) = Header::parse(rest) else {
-                return self.fail(WireError::Truncated { offset: off, need: HEADER_LEN, have: rest.len() });
+                return self.fail(WireError::Truncated {
+                    offset: off,
+                    need: HEADER_LEN,
+                    have: rest.len(),
+                });
             };
             if usize::from(h.header_len) != HEADER_LEN {
-                return self.fail(WireError::BadHeaderLen { offset: off, header_len: h.header_len });
+                return self.fail(WireError::BadHeaderLen {
+                    offset: off,
+                    header_len: h.header_len,
+                });
             }
             if h.op == op::HEARTBEAT_REPLY {
                 // packet_len does not count the echoed heartbeat body behind the popularity
                 // integer (§2.1), so nothing after the integer can be framed: stop here.
                 let Some(p) = rest.get(HEADER_LEN..HEADER_LEN + 4) else {
-                    return self.fail(WireError::Truncated { offset: off, need: HEADER_LEN + 4, have: rest.len() });
+                    return self.fail(WireError::Truncated {
+                        offset: off,
+                        need: HEADER_LEN + 4,
+                        have: rest.len(),
+                    });
                 };
                 let popularity = u32::from_be_bytes([p[0], p[1], p[2], p[3]]);
                 return self.emit(out, Packet::HeartbeatReply { popularity });
             }
             let len = h.packet_len as usize;
             if len < HEADER_LEN {
-                return self.fail(WireError::PacketTooShort { offset: off, packet_len: h.packet_len });
+                return self.fail(WireError::PacketTooShort {
+                    offset: off,
+                    packet_len: h.packet_len,
+                });
             }
             if len > self.limits.max_packet_len {
-                return self.fail(WireError::PacketTooLarge { offset: off, len, max: self.limits.max_packet_len });
+                return self.fail(WireError::PacketTooLarge {
+                    offset: off,
+                    len,
+                    max: self.limits.max_packet_len,
+                });
             }
             if len > rest.len() {
-                return self.fail(WireError::Truncated { offset: off, need: len, have: rest.len() });
+                return self.fail(WireError::Truncated {
+                    offset: off,
+                    need: len,
+                    have: rest.len(),
+                });
             }
             let body = off + HEADER_LEN..off + len;
             let flow = match (h.op, h.protover) {
@@ -152,11 +197,20 @@ impl FrameDecoder {
                     self.container(h.protover, &buf[body], off, depth, out)
                 }
                 (op::MESSAGE, p) => {
-                    self.note(WireError::UnknownProtover { offset: off, protover: p });
+                    self.note(WireError::UnknownProtover {
+                        offset: off,
+                        protover: p,
+                    });
                     Flow::Go
                 }
                 (op::AUTH_REPLY, _) => self.emit(out, Packet::AuthReply(buf.slice(body))),
-                (op, _) => self.emit(out, Packet::Other { op, body: buf.slice(body) }),
+                (op, _) => self.emit(
+                    out,
+                    Packet::Other {
+                        op,
+                        body: buf.slice(body),
+                    },
+                ),
             };
             if flow == Flow::Stop {
                 return Flow::Stop;
@@ -167,7 +221,14 @@ impl FrameDecoder {
     }
 
     /// Decompresses the container at `off` and decodes the packets inside it.
-    fn container(&mut self, pv: u16, body: &[u8], off: usize, depth: u8, out: &mut Vec<Packet>) -> Flow {
+    fn container(
+        &mut self,
+        pv: u16,
+        body: &[u8],
+        off: usize,
+        depth: u8,
+        out: &mut Vec<Packet>,
+    ) -> Flow {
         let depth = depth.saturating_add(1);
         if depth > self.limits.max_depth {
             self.note(WireError::TooDeep { offset: off, depth });
@@ -181,11 +242,17 @@ impl FrameDecoder {
         };
         if let Err(fail) = done {
             self.scratch.clear();
+            if self.scratch.capacity() > SCRATCH_KEEP {
+                self.scratch = BytesMut::new();
+            }
             let e = match fail {
                 Fail::TooLarge => {
                     // The budget is spent; later containers of this frame fail fast.
                     self.budget = 0;
-                    WireError::DecompressedTooLarge { offset: off, max: self.limits.max_decompressed }
+                    WireError::DecompressedTooLarge {
+                        offset: off,
+                        max: self.limits.max_decompressed,
+                    }
                 }
                 Fail::Corrupt(msg) if pv == protover::ZLIB => WireError::Zlib { offset: off, msg },
                 Fail::Corrupt(msg) => WireError::Brotli { offset: off, msg },
@@ -194,7 +261,13 @@ impl FrameDecoder {
             return Flow::Go;
         }
         self.budget -= self.scratch.len();
-        let inner = self.scratch.split().freeze();
+        let inner = if self.scratch.len() > SCRATCH_KEEP {
+            // Hand a big buffer over whole, so the decoder does not keep it once its packets
+            // are gone (thousands of connections each holding their largest frame add up).
+            std::mem::take(&mut self.scratch).freeze()
+        } else {
+            self.scratch.split().freeze()
+        };
         self.path.push(off);
         let flow = self.decode_buf(&inner, depth, out);
         self.path.pop();
@@ -203,7 +276,9 @@ impl FrameDecoder {
 
     fn emit(&mut self, out: &mut Vec<Packet>, packet: Packet) -> Flow {
         if self.emitted >= self.limits.max_packets {
-            return self.stop(WireError::TooManyPackets { max: self.limits.max_packets });
+            return self.stop(WireError::TooManyPackets {
+                max: self.limits.max_packets,
+            });
         }
         out.push(packet);
         self.emitted += 1;
@@ -227,11 +302,14 @@ impl FrameDecoder {
     fn note(&mut self, e: WireError) {
         self.errors += 1;
         if self.first_error.is_none() {
-            let wrapped = self
-                .path
-                .iter()
-                .rev()
-                .fold(e, |source, &offset| WireError::InContainer { offset, source: Box::new(source) });
+            let wrapped =
+                self.path
+                    .iter()
+                    .rev()
+                    .fold(e, |source, &offset| WireError::InContainer {
+                        offset,
+                        source: Box::new(source),
+                    });
             self.first_error = Some(wrapped);
         }
     }

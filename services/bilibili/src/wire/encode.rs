@@ -22,7 +22,13 @@ pub fn encode_packet(op: u32, protover: u16, seq: u32, body: &[u8]) -> Vec<u8> {
 pub fn packet_into(out: &mut Vec<u8>, op: u32, protover: u16, seq: u32, body: &[u8]) {
     let packet_len = u32::try_from(HEADER_LEN + body.len())
         .expect("a packet body must fit the header's u32 length field");
-    let header = Header { packet_len, header_len: HEADER_LEN as u16, protover, op, seq };
+    let header = Header {
+        packet_len,
+        header_len: HEADER_LEN as u16,
+        protover,
+        op,
+        seq,
+    };
     header.write_to(out);
     out.extend_from_slice(body);
 }
@@ -66,7 +72,13 @@ pub fn encode_heartbeat() -> Vec<u8> {
 /// appended but not counted in `packet_len` (the §2.1 quirk clients must survive).
 pub fn encode_heartbeat_reply(popularity: u32, echo: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER_LEN + 4 + echo.len());
-    packet_into(&mut out, op::HEARTBEAT_REPLY, protover::PLAIN, 0, &popularity.to_be_bytes());
+    packet_into(
+        &mut out,
+        op::HEARTBEAT_REPLY,
+        protover::PLAIN,
+        0,
+        &popularity.to_be_bytes(),
+    );
     out.extend_from_slice(echo);
     out
 }

@@ -6,7 +6,11 @@
 pub enum WireError {
     /// The packet starting at `offset` needs `need` bytes but only `have` remain.
     #[error("truncated packet at byte {offset}: needs {need} bytes, {have} left")]
-    Truncated { offset: usize, need: usize, have: usize },
+    Truncated {
+        offset: usize,
+        need: usize,
+        have: usize,
+    },
     /// `header_len` is not 16; the rest of the buffer cannot be framed reliably.
     #[error("packet at byte {offset} has header_len {header_len}, expected 16")]
     BadHeaderLen { offset: usize, header_len: u16 },
@@ -15,7 +19,11 @@ pub enum WireError {
     PacketTooShort { offset: usize, packet_len: u32 },
     /// `packet_len` exceeds [`super::Limits::max_packet_len`].
     #[error("packet at byte {offset} is {len} bytes, above the {max}-byte limit")]
-    PacketTooLarge { offset: usize, len: usize, max: usize },
+    PacketTooLarge {
+        offset: usize,
+        len: usize,
+        max: usize,
+    },
     /// Decompressing would exceed [`super::Limits::max_decompressed`] for this frame (a zip bomb
     /// or a misbehaving server); decompression stopped at the limit.
     #[error("container at byte {offset} decompresses past the {max}-byte limit")]
@@ -70,5 +78,4 @@ impl WireError {
             WireError::InContainer { .. } => "in_container",
         }
     }
-
 }

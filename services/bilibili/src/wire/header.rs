@@ -51,7 +51,11 @@ impl Header {
     /// simulator) can inspect odd packets; [`super::FrameDecoder`] does the validation.
     pub fn parse(buf: &[u8]) -> Result<Header, WireError> {
         let Some(h) = buf.first_chunk::<HEADER_LEN>() else {
-            return Err(WireError::Truncated { offset: 0, need: HEADER_LEN, have: buf.len() });
+            return Err(WireError::Truncated {
+                offset: 0,
+                need: HEADER_LEN,
+                have: buf.len(),
+            });
         };
         Ok(Header {
             packet_len: u32::from_be_bytes([h[0], h[1], h[2], h[3]]),

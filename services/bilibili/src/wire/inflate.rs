@@ -4,7 +4,8 @@
 //! pass the caller's limit, so a zip bomb costs at most `limit` bytes of memory.
 
 use brotli_decompressor::{
-    Allocator, BrotliDecompressStream, BrotliResult, BrotliState, HuffmanCode, SliceWrapper, SliceWrapperMut,
+    Allocator, BrotliDecompressStream, BrotliResult, BrotliState, HuffmanCode, SliceWrapper,
+    SliceWrapperMut,
 };
 use bytes::BytesMut;
 use flate2::{Decompress, FlushDecompress, Status};
@@ -42,7 +43,12 @@ impl Inflaters {
     }
 
     /// Decompresses a zlib stream (with header) into the empty `out`, at most `limit` bytes.
-    pub(super) fn zlib(&mut self, input: &[u8], out: &mut BytesMut, limit: usize) -> Result<(), Fail> {
+    pub(super) fn zlib(
+        &mut self,
+        input: &[u8],
+        out: &mut BytesMut,
+        limit: usize,
+    ) -> Result<(), Fail> {
         self.zlib.reset(true);
         let cap = limit.saturating_add(1);
         let (mut consumed, mut filled) = (0usize, 0usize);
@@ -51,7 +57,11 @@ impl Inflaters {
             let (in0, out0) = (self.zlib.total_in(), self.zlib.total_out());
             let status = self
                 .zlib
-                .decompress(&input[consumed..], &mut out[filled..], FlushDecompress::None)
+                .decompress(
+                    &input[consumed..],
+                    &mut out[filled..],
+                    FlushDecompress::None,
+                )
                 .map_err(|e| Fail::Corrupt(e.to_string()))?;
             // The deltas are bounded by the slices just passed in, so they fit usize.
             let used = (self.zlib.total_in() - in0) as usize;
@@ -80,7 +90,12 @@ impl Inflaters {
     }
 
     /// Decompresses a brotli stream into the empty `out`, at most `limit` bytes.
-    pub(super) fn brotli(&mut self, input: &[u8], out: &mut BytesMut, limit: usize) -> Result<(), Fail> {
+    pub(super) fn brotli(
+        &mut self,
+        input: &[u8],
+        out: &mut BytesMut,
+        limit: usize,
+    ) -> Result<(), Fail> {
         // Strict mode: no large-window streams, so the ring buffer stays ≤ 16 MiB.
         let mut state = BrotliState::new_strict(
             std::mem::take(&mut self.brotli_u8),
@@ -109,7 +124,12 @@ impl Inflaters {
 
 type Brotli = BrotliState<Recycler<u8>, Recycler<u32>, Recycler<HuffmanCode>>;
 
-fn brotli_stream(state: &mut Brotli, input: &[u8], out: &mut BytesMut, limit: usize) -> Result<(), Fail> {
+fn brotli_stream(
+    state: &mut Brotli,
+    input: &[u8],
+    out: &mut BytesMut,
+    limit: usize,
+) -> Result<(), Fail> {
     let cap = limit.saturating_add(1);
     let (mut avail_in, mut in_off, mut total) = (input.len(), 0usize, 0usize);
     let mut filled = 0usize;
@@ -138,7 +158,9 @@ fn brotli_stream(state: &mut Brotli, input: &[u8], out: &mut BytesMut, limit: us
             }
             BrotliResult::NeedsMoreOutput => grow(out, filled, input.len(), cap),
             BrotliResult::NeedsMoreInput => {
-                return Err(Fail::Corrupt("stream ends before its last meta-block".into()));
+                return Err(Fail::Corrupt(
+                    "stream ends before its last meta-block".into(),
+                ));
             }
             BrotliResult::ResultFailure => {
                 return Err(Fail::Corrupt(format!("{:?}", state.error_code)));
@@ -201,13 +223,23 @@ impl<T: Clone + Default> Allocator<T> for Recycler<T> {
 
 /// Garbage after the end of a stream cannot be packets; refuse rather than drop it silently.
 fn trailing(left: usize) -> Result<(), Fail> {
-    if left == 0 { Ok(()) } else { Err(Fail::Corrupt(format!("{left} bytes after the end of the stream"))) }
+    if left == 0 {
+        Ok(())
+    } else {
+        Err(Fail::Corrupt(format!(
+            "{left} bytes after the end of the stream"
+        )))
+    }
 }
 
 /// Makes room after `filled`: first a guess from the input size, then doubling, never past `cap`.
 /// The new bytes are zeroed (safe Rust cannot hand out uninitialised memory); that costs far
 /// less than the decompression that fills them.
 fn grow(out: &mut BytesMut, filled: usize, input_len: usize, cap: usize) {
-    let want = if filled == 0 { input_len.saturating_mul(8).max(MIN_STEP) } else { filled.saturating_mul(2) };
+    let want = if filled == 0 {
+        input_len.saturating_mul(8).max(MIN_STEP)
+    } else {
+        filled.saturating_mul(2)
+    };
     out.resize(want.min(cap).max(filled.min(cap)), 0);
 }

@@ -5,7 +5,9 @@
 
 use std::io::Write;
 
-use bilipulse_bilibili::wire::{FrameDecoder, Limits, Packet, WireError, encode_packet, op, protover};
+use bilipulse_bilibili::wire::{
+    FrameDecoder, Limits, Packet, WireError, encode_packet, op, protover,
+};
 use bytes::Bytes;
 
 /// An op-5 JSON packet as the server sends it (seq 0).

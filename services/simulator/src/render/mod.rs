@@ -31,12 +31,18 @@ pub(crate) fn render(ev: &Ev, meta: &RoomMeta, masked: bool, out: &mut Vec<u8>) 
         Body::Watched(n) => watched(*n, out),
         Body::OnlineRank { count, online } => online_rank(*count, *online, out),
         Body::LikeUpdate(n) => {
-            raw(out, r#"{"cmd":"LIKE_INFO_V3_UPDATE","data":{"click_count":"#);
+            raw(
+                out,
+                r#"{"cmd":"LIKE_INFO_V3_UPDATE","data":{"click_count":"#,
+            );
             u(out, *n);
             raw(out, "}}");
         }
         Body::RealTime { fans, fans_club } => {
-            raw(out, r#"{"cmd":"ROOM_REAL_TIME_MESSAGE_UPDATE","data":{"roomid":"#);
+            raw(
+                out,
+                r#"{"cmd":"ROOM_REAL_TIME_MESSAGE_UPDATE","data":{"roomid":"#,
+            );
             u(out, room);
             raw(out, r#","fans":"#);
             u(out, *fans);
@@ -77,7 +83,10 @@ pub(crate) fn render(ev: &Ev, meta: &RoomMeta, masked: bool, out: &mut Vec<u8>) 
             raw(out, "}}");
         }
         Body::StopLiveRoomList(list) => {
-            raw(out, r#"{"cmd":"STOP_LIVE_ROOM_LIST","data":{"room_id_list":["#);
+            raw(
+                out,
+                r#"{"cmd":"STOP_LIVE_ROOM_LIST","data":{"room_id_list":["#,
+            );
             for (n, r) in list.iter().enumerate() {
                 if n > 0 {
                     raw(out, ",");
@@ -106,7 +115,10 @@ fn uinfo(out: &mut Vec<u8>, user: &User, masked: bool) {
     q(out, &name);
     raw(out, r#","name_color":0,"name_color_str":"#);
     q(out, user.name_color);
-    raw(out, r#","official_info":{"desc":"","role":0,"title":"","type":-1},"origin_info":{"face":"#);
+    raw(
+        out,
+        r#","official_info":{"desc":"","role":0,"title":"","type":-1},"origin_info":{"face":"#,
+    );
     q(out, &user.face);
     raw(out, r#","name":"#);
     q(out, &name);
@@ -139,7 +151,10 @@ fn uinfo(out: &mut Vec<u8>, user: &User, masked: bool) {
         raw(out, r#","typ":0,"user_receive_count":0"#);
         raw(out, MEDAL_V2_COLORS);
     }
-    raw(out, r#","title":{"old_title_css_id":"","title_css_id":""},"uid":"#);
+    raw(
+        out,
+        r#","title":{"old_title_css_id":"","title_css_id":""},"uid":"#,
+    );
     u(out, user.shown_uid(masked));
     raw(out, "}");
 }
@@ -186,7 +201,10 @@ fn danmaku(d: &DanmakuEv, ts_ms: i64, masked: bool, out: &mut Vec<u8>) {
     };
     // info[0][15].extra is a JSON document inside a string: write it, then escape it.
     let mut extra = Vec::with_capacity(900);
-    raw(&mut extra, r#"{"send_from_me":false,"master_player_hidden":false,"mode":0,"color":"#);
+    raw(
+        &mut extra,
+        r#"{"send_from_me":false,"master_player_hidden":false,"mode":0,"color":"#,
+    );
     u(&mut extra, d.color.into());
     raw(&mut extra, r#","dm_type":"#);
     u(&mut extra, dm_type);
@@ -226,14 +244,17 @@ fn danmaku(d: &DanmakuEv, ts_ms: i64, masked: bool, out: &mut Vec<u8>) {
     q(out, &user.crc);
     raw(out, ",0,");
     u(out, if d.lottery { 2 } else { 0 });
-    raw(out, r#",0,"",")#);
+    raw(out, r#",0,"","#);
     u(out, dm_type);
     raw(out, ",");
     match &d.emoticon {
         Some((unique, url)) => {
             raw(out, r#"{"bulge_display":1,"emoticon_unique":"#);
             q(out, unique);
-            raw(out, r#","height":162,"in_player_area":1,"is_dynamic":0,"url":"#);
+            raw(
+                out,
+                r#","height":162,"in_player_area":1,"is_dynamic":0,"url":"#,
+            );
             q(out, url);
             raw(out, r#","width":162}"#);
         }
@@ -243,7 +264,10 @@ fn danmaku(d: &DanmakuEv, ts_ms: i64, masked: bool, out: &mut Vec<u8>) {
     esc(out, &extra);
     raw(out, r#"","mode":0,"show_player_type":0,"user":"#);
     uinfo(out, user, masked);
-    raw(out, r#"},{"activity_identity":"","activity_source":0,"not_show":0},0],"#);
+    raw(
+        out,
+        r#"},{"activity_identity":"","activity_source":0,"not_show":0},0],"#,
+    );
     q(out, &d.text);
     raw(out, ",[");
     u(out, user.shown_uid(masked));
@@ -296,9 +320,15 @@ fn danmaku(d: &DanmakuEv, ts_ms: i64, masked: bool, out: &mut Vec<u8>) {
 }
 
 fn gift_images(out: &mut Vec<u8>, id: u64) {
-    raw(out, r#"{"effect_id":0,"gif":"https://i0.hdslb.com/bfs/live/"#);
+    raw(
+        out,
+        r#"{"effect_id":0,"gif":"https://i0.hdslb.com/bfs/live/"#,
+    );
     u(out, id);
-    raw(out, r#".gif","has_imaged_gift":0,"img_basic":"https://s1.hdslb.com/bfs/live/"#);
+    raw(
+        out,
+        r#".gif","has_imaged_gift":0,"img_basic":"https://s1.hdslb.com/bfs/live/"#,
+    );
     u(out, id);
     raw(out, r#".png","webp":"https://i0.hdslb.com/bfs/live/"#);
     u(out, id);
@@ -311,9 +341,15 @@ fn gift_legacy(g: &GiftEv, meta: &RoomMeta, masked: bool, out: &mut Vec<u8>) {
     let Some(item) = g.items.first() else {
         return;
     };
-    raw(out, r#"{"cmd":"SEND_GIFT","danmu":{"area":0},"data":{"action":"投喂","batch_combo_id":"#);
+    raw(
+        out,
+        r#"{"cmd":"SEND_GIFT","danmu":{"area":0},"data":{"action":"投喂","batch_combo_id":"#,
+    );
     q(out, &g.batch_combo_id);
-    raw(out, r#","batch_combo_send":null,"beatId":"0","biz_source":"Live","blind_gift":"#);
+    raw(
+        out,
+        r#","batch_combo_send":null,"beatId":"0","biz_source":"Live","blind_gift":"#,
+    );
     match g.blind {
         Some(b) => {
             raw(out, r#"{"blind_gift_config_id":"#);
@@ -332,7 +368,10 @@ fn gift_legacy(g: &GiftEv, meta: &RoomMeta, masked: bool, out: &mut Vec<u8>) {
     }
     raw(out, r#","broadcast_id":0,"coin_type":"#);
     q(out, if item.gift.gold { "gold" } else { "silver" });
-    raw(out, r#","combo_resources_id":1,"combo_send":null,"combo_stay_time":5,"combo_total_coin":"#);
+    raw(
+        out,
+        r#","combo_resources_id":1,"combo_send":null,"combo_stay_time":5,"combo_total_coin":"#,
+    );
     u(out, g.combo_total_coin);
     raw(out, r#","crit_prob":0,"demarcation":1,"discount_price":"#);
     u(out, item.gift.price);
@@ -340,7 +379,10 @@ fn gift_legacy(g: &GiftEv, meta: &RoomMeta, masked: bool, out: &mut Vec<u8>) {
     u(out, g.dmscore.into());
     raw(out, r#","draw":0,"effect":0,"effect_block":1,"face":"#);
     q(out, &user.face);
-    raw(out, r#","face_effect_id":0,"face_effect_type":0,"float_sc_resource_id":0,"giftId":"#);
+    raw(
+        out,
+        r#","face_effect_id":0,"face_effect_type":0,"float_sc_resource_id":0,"giftId":"#,
+    );
     u(out, item.gift.id);
     raw(out, r#","giftName":"#);
     q(out, item.gift.name);
@@ -350,7 +392,10 @@ fn gift_legacy(g: &GiftEv, meta: &RoomMeta, masked: bool, out: &mut Vec<u8>) {
     u(out, user.guard_level.into());
     raw(out, r#","is_first":"#);
     jb(out, g.combo_seq == 1);
-    raw(out, r#","is_join_receiver":false,"is_naming":false,"is_special_batch":0,"magnification":1,"medal_info":"#);
+    raw(
+        out,
+        r#","is_join_receiver":false,"is_naming":false,"is_special_batch":0,"magnification":1,"medal_info":"#,
+    );
     medal_info(out, user, false);
     raw(out, r#","name_color":"#);
     q(out, user.name_color);
@@ -372,7 +417,10 @@ fn gift_legacy(g: &GiftEv, meta: &RoomMeta, masked: bool, out: &mut Vec<u8>) {
     u(out, g.combo_seq);
     raw(out, r#","super_gift_num":"#);
     u(out, g.combo_seq);
-    raw(out, r#","svga_block":0,"switch":true,"tag_image":"","tid":"#);
+    raw(
+        out,
+        r#","svga_block":0,"switch":true,"tag_image":"","tid":"#,
+    );
     q(out, &item.tid);
     raw(out, r#","timestamp":"#);
     i(out, g.timestamp_s);
@@ -511,7 +559,10 @@ fn gift_v2(g: &GiftEv, meta: &RoomMeta, masked: bool, out: &mut Vec<u8>) {
 fn combo(c: &ComboEv, room: u64, masked: bool, out: &mut Vec<u8>) {
     let _ = room;
     let user = &*c.user;
-    raw(out, r#"{"cmd":"COMBO_SEND","data":{"action":"投喂","batch_combo_id":"#);
+    raw(
+        out,
+        r#"{"cmd":"COMBO_SEND","data":{"action":"投喂","batch_combo_id":"#,
+    );
     q(out, &c.batch_combo_id);
     raw(out, r#","batch_combo_num":"#);
     u(out, c.combo_num);
@@ -525,7 +576,10 @@ fn combo(c: &ComboEv, room: u64, masked: bool, out: &mut Vec<u8>) {
     u(out, c.gift.id);
     raw(out, r#","gift_name":"#);
     q(out, c.gift.name);
-    raw(out, r#","gift_num":0,"is_join_receiver":false,"is_naming":false,"is_show":1,"medal_info":"#);
+    raw(
+        out,
+        r#","gift_num":0,"is_join_receiver":false,"is_naming":false,"is_show":1,"medal_info":"#,
+    );
     medal_info(out, user, false);
     raw(out, r#","name_color":"#);
     q(out, user.name_color);
@@ -560,7 +614,10 @@ fn superchat(s: &ScEv, meta: &RoomMeta, masked: bool, out: &mut Vec<u8>) {
         u(out, s.price);
         raw(out, r#","rate":1000,"message":"#);
         q(out, &s.message);
-        raw(out, r#","message_jpn":"","is_ranked":1,"background_image":"","background_color":"#EDF5FF","background_icon":"","background_price_color":"#7497CD","background_bottom_color":"#2A60B2","ts":"#);
+        raw(
+            out,
+            r##","message_jpn":"","is_ranked":1,"background_image":"","background_color":"#EDF5FF","background_icon":"","background_price_color":"#7497CD","background_bottom_color":"#2A60B2","ts":"##,
+        );
         i(out, s.start_time);
         raw(out, r#","token":"#);
         q(out, &s.token);
@@ -574,26 +631,44 @@ fn superchat(s: &ScEv, meta: &RoomMeta, masked: bool, out: &mut Vec<u8>) {
         u(out, user.guard_level.into());
         raw(out, r#","user_level":"#);
         u(out, user.user_level.into());
-        raw(out, r#","level_color":"#5896de","is_vip":0,"is_svip":0,"is_main_vip":0,"title":"0","manager":0},"time":"#);
+        raw(
+            out,
+            r##","level_color":"#5896de","is_vip":0,"is_svip":0,"is_main_vip":0,"title":"0","manager":0},"time":"##,
+        );
         u(out, s.time);
         raw(out, r#","start_time":"#);
         i(out, s.start_time);
         raw(out, r#","end_time":"#);
         i(out, s.start_time + s.time as i64);
-        raw(out, r#","gift":{"num":1,"gift_id":12000,"gift_name":"醒目留言"}},"roomid":""#);
+        raw(
+            out,
+            r#","gift":{"num":1,"gift_id":12000,"gift_name":"醒目留言"}},"roomid":""#,
+        );
         u(out, room);
         raw(out, "\"}");
         return;
     }
-    raw(out, r##"{"cmd":"SUPER_CHAT_MESSAGE","data":{"background_bottom_color":"#2A60B2","background_color":"#EDF5FF","background_color_end":"#405D85","background_color_start":"#3171D2","background_icon":"","background_image":"","background_price_color":"#7497CD","color_point":0.7,"dmscore":1008,"end_time":"##);
+    raw(
+        out,
+        r##"{"cmd":"SUPER_CHAT_MESSAGE","data":{"background_bottom_color":"#2A60B2","background_color":"#EDF5FF","background_color_end":"#405D85","background_color_start":"#3171D2","background_icon":"","background_image":"","background_price_color":"#7497CD","color_point":0.7,"dmscore":1008,"end_time":"##,
+    );
     i(out, s.start_time + s.time as i64);
-    raw(out, r#","gift":{"gift_id":12000,"gift_name":"醒目留言","num":1},"group_medal":{"is_lighted":0,"medal_id":0,"name":""},"id":"#);
+    raw(
+        out,
+        r#","gift":{"gift_id":12000,"gift_name":"醒目留言","num":1},"group_medal":{"is_lighted":0,"medal_id":0,"name":""},"id":"#,
+    );
     u(out, s.id);
-    raw(out, r#","is_mystery":false,"is_ranked":0,"is_send_audit":0,"medal_info":"#);
+    raw(
+        out,
+        r#","is_mystery":false,"is_ranked":0,"is_send_audit":0,"medal_info":"#,
+    );
     medal_info(out, user, false);
     raw(out, r#","message":"#);
     q(out, &s.message);
-    raw(out, r##","message_font_color":"#A3F6FF","message_trans":"","price":"##);
+    raw(
+        out,
+        r##","message_font_color":"#A3F6FF","message_trans":"","price":"##,
+    );
     u(out, s.price);
     raw(out, r#","rate":1000,"start_time":"#);
     i(out, s.start_time);
@@ -611,7 +686,10 @@ fn superchat(s: &ScEv, meta: &RoomMeta, masked: bool, out: &mut Vec<u8>) {
     q(out, &user.face);
     raw(out, r#","face_frame":"","guard_level":"#);
     u(out, user.guard_level.into());
-    raw(out, r#","is_main_vip":0,"is_svip":0,"is_vip":0,"level_color":"#5896de","manager":0,"name_color":"#);
+    raw(
+        out,
+        r##","is_main_vip":0,"is_svip":0,"is_vip":0,"level_color":"#5896de","manager":0,"name_color":"##,
+    );
     q(out, user.name_color);
     raw(out, r#","title":"","uname":"#);
     q(out, &name);
@@ -639,7 +717,10 @@ fn guard(g: &GuardEv, masked: bool, out: &mut Vec<u8>) {
     let color = ["", "#FF7C28", "#E17AFF", "#00D1F1"][g.level as usize];
     match g.part {
         GuardPart::ToastV2 => {
-            raw(out, r#"{"cmd":"USER_TOAST_MSG_V2","data":{"sender_uinfo":{"uid":"#);
+            raw(
+                out,
+                r#"{"cmd":"USER_TOAST_MSG_V2","data":{"sender_uinfo":{"uid":"#,
+            );
             u(out, uid);
             raw(out, r#","base":{"name":"#);
             q(out, &name);
@@ -661,7 +742,10 @@ fn guard(g: &GuardEv, masked: bool, out: &mut Vec<u8>) {
             i(out, g.start_time);
             raw(out, r#","end_time":"#);
             i(out, g.end_time);
-            raw(out, r#"},"group_guard_info":null,"pay_info":{"payflow_id":"#);
+            raw(
+                out,
+                r#"},"group_guard_info":null,"pay_info":{"payflow_id":"#,
+            );
             q(out, &g.payflow_id);
             raw(out, r#","price":"#);
             u(out, g.paid);
@@ -669,20 +753,32 @@ fn guard(g: &GuardEv, masked: bool, out: &mut Vec<u8>) {
             u(out, g.num.into());
             raw(out, r#","unit":"月"},"gift_info":{"gift_id":"#);
             u(out, gift_id);
-            raw(out, r#"},"effect_info":{"effect_id":397,"room_effect_id":590,"face_effect_id":44,"room_gift_effect_id":0,"room_group_effect_id":1337},"toast_msg":"#);
+            raw(
+                out,
+                r#"},"effect_info":{"effect_id":397,"room_effect_id":590,"face_effect_id":44,"room_gift_effect_id":0,"room_group_effect_id":1337},"toast_msg":"#,
+            );
             q(out, &toast);
-            raw(out, r#","option":{"anchor_show":true,"user_show":true,"is_group":0,"is_show":0,"source":0,"svga_block":0,"color":"#);
+            raw(
+                out,
+                r#","option":{"anchor_show":true,"user_show":true,"is_group":0,"is_show":0,"source":0,"svga_block":0,"color":"#,
+            );
             q(out, color);
             raw(out, "}}}");
         }
         GuardPart::Toast => {
-            raw(out, r#"{"cmd":"USER_TOAST_MSG","data":{"anchor_show":true,"color":"#);
+            raw(
+                out,
+                r#"{"cmd":"USER_TOAST_MSG","data":{"anchor_show":true,"color":"#,
+            );
             q(out, color);
             raw(out, r#","dmscore":306,"effect_id":397,"end_time":"#);
             i(out, g.end_time);
             raw(out, r#","face_effect_id":44,"gift_id":"#);
             u(out, gift_id);
-            raw(out, r#","group_name":"","group_op_type":0,"group_role_name":"","guard_level":"#);
+            raw(
+                out,
+                r#","group_name":"","group_op_type":0,"group_role_name":"","guard_level":"#,
+            );
             u(out, g.level.into());
             raw(out, r#","is_group":0,"is_show":0,"num":"#);
             u(out, g.num.into());
@@ -692,7 +788,10 @@ fn guard(g: &GuardEv, masked: bool, out: &mut Vec<u8>) {
             u(out, g.paid);
             raw(out, r#","role_name":"#);
             q(out, role);
-            raw(out, r#","room_effect_id":590,"room_gift_effect_id":0,"room_group_effect_id":1337,"source":0,"start_time":"#);
+            raw(
+                out,
+                r#","room_effect_id":590,"room_gift_effect_id":0,"room_group_effect_id":1337,"source":0,"start_time":"#,
+            );
             i(out, g.start_time);
             raw(out, r#","svga_block":0,"target_guard_count":"#);
             u(out, g.guard_count);
@@ -733,7 +832,13 @@ fn guard(g: &GuardEv, masked: bool, out: &mut Vec<u8>) {
 }
 
 fn identities(user: &User) -> Vec<u32> {
-    if user.guard_level > 0 { vec![6, 3, 1] } else if user.medal.is_some() { vec![3, 1] } else { vec![1] }
+    if user.guard_level > 0 {
+        vec![6, 3, 1]
+    } else if user.medal.is_some() {
+        vec![3, 1]
+    } else {
+        vec![1]
+    }
 }
 
 fn interact_v2(it: &InteractEv, room: u64, masked: bool, out: &mut Vec<u8>) {
@@ -768,7 +873,10 @@ fn interact_v2(it: &InteractEv, room: u64, masked: bool, out: &mut Vec<u8>) {
 
 fn interact_legacy(it: &InteractEv, room: u64, masked: bool, out: &mut Vec<u8>) {
     let user = &*it.user;
-    raw(out, r#"{"cmd":"INTERACT_WORD","data":{"contribution":{"grade":0},"dmscore":"#);
+    raw(
+        out,
+        r#"{"cmd":"INTERACT_WORD","data":{"contribution":{"grade":0},"dmscore":"#,
+    );
     u(out, it.dmscore.into());
     raw(out, r#","fans_medal":"#);
     medal_info(out, user, true);
@@ -785,7 +893,10 @@ fn interact_legacy(it: &InteractEv, room: u64, masked: bool, out: &mut Vec<u8>) 
     u(out, room);
     raw(out, r#","score":"#);
     i(out, it.trigger_ns / 1_000_000);
-    raw(out, r#","spread_desc":"","spread_info":"","tail_icon":0,"timestamp":"#);
+    raw(
+        out,
+        r#","spread_desc":"","spread_info":"","tail_icon":0,"timestamp":"#,
+    );
     i(out, it.timestamp_s);
     raw(out, r#","trigger_time":"#);
     i(out, it.trigger_ns);
@@ -817,20 +928,32 @@ fn entry_effect(it: &InteractEv, masked: bool, out: &mut Vec<u8>) {
     u(out, user.guard_level.into());
     raw(out, r#","copy_writing":"#);
     q(out, &copy);
-    raw(out, r##","copy_color":"#F7F7F7","highlight_color":"#FFFFFF","priority":1,"basemap_url":"","show_avatar":0,"effective_time":0,"web_basemap_url":"","web_effective_time":4,"web_effect_close":1,"web_close_time":900,"business":6,"copy_writing_v2":"##);
+    raw(
+        out,
+        r##","copy_color":"#F7F7F7","highlight_color":"#FFFFFF","priority":1,"basemap_url":"","show_avatar":0,"effective_time":0,"web_basemap_url":"","web_effective_time":4,"web_effect_close":1,"web_close_time":900,"business":6,"copy_writing_v2":"##,
+    );
     q(out, &copy);
     raw(out, r#","icon_list":[],"max_delay_time":7,"trigger_time":"#);
     i(out, it.trigger_ns);
-    raw(out, r#","identities":1,"effect_silent_time":0,"effective_time_new":0,"web_dynamic_url_webp":"","web_dynamic_url_apng":"","mobile_dynamic_url_webp":"","wealthy_info":{"uid":0,"level":"#);
+    raw(
+        out,
+        r#","identities":1,"effect_silent_time":0,"effective_time_new":0,"web_dynamic_url_webp":"","web_dynamic_url_apng":"","mobile_dynamic_url_webp":"","wealthy_info":{"uid":0,"level":"#,
+    );
     u(out, user.wealth_level.into());
-    raw(out, r#","level_total_score":0,"cur_score":0,"upgrade_need_score":0,"status":0,"dm_icon_key":""},"new_style":1,"is_mystery":false,"uinfo":"#);
+    raw(
+        out,
+        r#","level_total_score":0,"cur_score":0,"upgrade_need_score":0,"status":0,"dm_icon_key":""},"new_style":1,"is_mystery":false,"uinfo":"#,
+    );
     uinfo(out, user, masked);
     raw(out, "}}");
 }
 
 fn like_click(l: &LikeEv, masked: bool, out: &mut Vec<u8>) {
     let user = &*l.user;
-    raw(out, r#"{"cmd":"LIKE_INFO_V3_CLICK","data":{"contribution_info":{"grade":0},"dmscore":"#);
+    raw(
+        out,
+        r#"{"cmd":"LIKE_INFO_V3_CLICK","data":{"contribution_info":{"grade":0},"dmscore":"#,
+    );
     u(out, l.dmscore.into());
     raw(out, r#","fans_medal":"#);
     medal_info(out, user, true);
@@ -841,7 +964,10 @@ fn like_click(l: &LikeEv, masked: bool, out: &mut Vec<u8>) {
         }
         u(out, (*v).into());
     }
-    raw(out, r#"],"is_mystery":false,"like_icon":"https://i0.hdslb.com/bfs/live/23678e3d90402bea6a65251b3e728044c21b1f0f.png","like_text":"为主播点赞了","msg_type":6,"show_area":0,"uid":"#);
+    raw(
+        out,
+        r#"],"is_mystery":false,"like_icon":"https://i0.hdslb.com/bfs/live/23678e3d90402bea6a65251b3e728044c21b1f0f.png","like_text":"为主播点赞了","msg_type":6,"show_area":0,"uid":"#,
+    );
     u(out, user.shown_uid(masked));
     raw(out, r#","uinfo":"#);
     uinfo(out, user, masked);
@@ -873,7 +999,11 @@ fn watched(n: u64, out: &mut Vec<u8>) {
 }
 
 fn capped(n: u64) -> String {
-    if n >= 10_000 { "1万+".to_owned() } else { n.to_string() }
+    if n >= 10_000 {
+        "1万+".to_owned()
+    } else {
+        n.to_string()
+    }
 }
 
 fn online_rank(count: u64, online: u64, out: &mut Vec<u8>) {
@@ -906,20 +1036,32 @@ fn live(l: &LiveEv, room: u64, out: &mut Vec<u8>) {
 fn notice(n: &NoticeEv, out: &mut Vec<u8>) {
     raw(out, r#"{"cmd":"NOTICE_MSG","id":"#);
     u(out, n.id);
-    raw(out, r##","name":"幻影飞船专用","full":{"head_icon":"https://i0.hdslb.com/bfs/live/08978f1721200e11328d1f7d6231b21bcca20488.gif","tail_icon":"https://i0.hdslb.com/bfs/live/822da481fdaba986d738db5d8fd469ffa95a8fa1.webp","head_icon_fa":"https://i0.hdslb.com/bfs/live/08978f1721200e11328d1f7d6231b21bcca20488.gif","tail_icon_fa":"https://i0.hdslb.com/bfs/live/38cb2a9f1209b16c0f15162b0b553e3b28d9f16f.png","head_icon_fan":1,"tail_icon_fan":4,"background":"#F09153","color":"#FFFFFF","highlight":"#FFE600","time":15},"half":{"head_icon":"https://i0.hdslb.com/bfs/live/08978f1721200e11328d1f7d6231b21bcca20488.gif","tail_icon":"","background":"#F09153","color":"#FFFFFFFF","highlight":"#FFE600","time":15},"side":{"head_icon":"","background":"","color":"","highlight":"","border":""},"roomid":"##);
+    raw(
+        out,
+        r##","name":"幻影飞船专用","full":{"head_icon":"https://i0.hdslb.com/bfs/live/08978f1721200e11328d1f7d6231b21bcca20488.gif","tail_icon":"https://i0.hdslb.com/bfs/live/822da481fdaba986d738db5d8fd469ffa95a8fa1.webp","head_icon_fa":"https://i0.hdslb.com/bfs/live/08978f1721200e11328d1f7d6231b21bcca20488.gif","tail_icon_fa":"https://i0.hdslb.com/bfs/live/38cb2a9f1209b16c0f15162b0b553e3b28d9f16f.png","head_icon_fan":1,"tail_icon_fan":4,"background":"#F09153","color":"#FFFFFF","highlight":"#FFE600","time":15},"half":{"head_icon":"https://i0.hdslb.com/bfs/live/08978f1721200e11328d1f7d6231b21bcca20488.gif","tail_icon":"","background":"#F09153","color":"#FFFFFFFF","highlight":"#FFE600","time":15},"side":{"head_icon":"","background":"","color":"","highlight":"","border":""},"roomid":"##,
+    );
     u(out, n.target_room);
     raw(out, r#","real_roomid":"#);
     u(out, n.target_room);
-    let msg = format!("<%{}%>投喂<%{}%>1个{}，向着浩瀚星辰出发！", n.sender, n.anchor, n.gift);
+    let msg = format!(
+        "<%{}%>投喂<%{}%>1个{}，向着浩瀚星辰出发！",
+        n.sender, n.anchor, n.gift
+    );
     raw(out, r#","msg_common":"#);
     q(out, &msg);
     raw(out, r#","msg_self":"#);
     q(out, &msg);
     raw(out, r#","link_url":"https://live.bilibili.com/"#);
     u(out, n.target_room);
-    raw(out, r#"?broadcast_type=0&is_room_feed=1&from=28003&extra_jump_from=28003&live_lottery_type=1","msg_type":2,"shield_uid":-1,"business_id":""#);
+    raw(
+        out,
+        r#"?broadcast_type=0&is_room_feed=1&from=28003&extra_jump_from=28003&live_lottery_type=1","msg_type":2,"shield_uid":-1,"business_id":""#,
+    );
     u(out, n.business_id);
-    raw(out, r#"","scatter":{"min":0,"max":0},"marquee_id":"","notice_type":0}"#);
+    raw(
+        out,
+        r#"","scatter":{"min":0,"max":0},"marquee_id":"","notice_type":0}"#,
+    );
 }
 
 fn unmodelled(cmd: &str, nonce: u64, ts_ms: i64, meta: &RoomMeta, out: &mut Vec<u8>) {
@@ -952,7 +1094,10 @@ fn unmodelled(cmd: &str, nonce: u64, ts_ms: i64, meta: &RoomMeta, out: &mut Vec<
             raw(out, r#","timestamp":"#);
             i(out, ts_ms / 1000);
             raw(out, r#","cache_key":"rank_change:"#);
-            raw(out, &format!("{:032x}", u128::from(nonce) * 0x9E37_79B9_7F4A_7C15));
+            raw(
+                out,
+                &format!("{:032x}", u128::from(nonce) * 0x9E37_79B9_7F4A_7C15),
+            );
             raw(out, r#""}}"#);
         }
         "DM_INTERACTION" => {
@@ -961,7 +1106,10 @@ fn unmodelled(cmd: &str, nonce: u64, ts_ms: i64, meta: &RoomMeta, out: &mut Vec<
             u(&mut inner, nonce);
             raw(&mut inner, r#","status":4,"content":"哈哈哈哈哈哈","cnt":"#);
             u(&mut inner, 3 + nonce % 40);
-            raw(&mut inner, r#","guide":"他们都在说:","left_duration":17000,"fade_duration":10000,"prefix_icon":""}],"merge_interval":1000,"card_appear_interval":1000,"send_interval":1000}"#);
+            raw(
+                &mut inner,
+                r#","guide":"他们都在说:","left_duration":17000,"fade_duration":10000,"prefix_icon":""}],"merge_interval":1000,"card_appear_interval":1000,"send_interval":1000}"#,
+            );
             raw(out, r#"{"cmd":"DM_INTERACTION","data":{"data":""#);
             esc(out, &inner);
             raw(out, r#"","dmscore":36,"id":"#);
@@ -971,12 +1119,18 @@ fn unmodelled(cmd: &str, nonce: u64, ts_ms: i64, meta: &RoomMeta, out: &mut Vec<
         "WIDGET_BANNER" => {
             raw(out, r#"{"cmd":"WIDGET_BANNER","data":{"timestamp":"#);
             i(out, ts_ms / 1000);
-            raw(out, r#","widget_list":{"308":{"id":308,"title":"限时任务","cover":"","web_cover":"","tip_text":"限时任务","tip_text_color":"","tip_bottom_color":"","jump_url":"","url":"","stay_time":5,"site":1,"platform_in":["live","blink","live_link","web","pc_link"],"type":1,"band_id":"#);
+            raw(
+                out,
+                r#","widget_list":{"308":{"id":308,"title":"限时任务","cover":"","web_cover":"","tip_text":"限时任务","tip_text_color":"","tip_bottom_color":"","jump_url":"","url":"","stay_time":5,"site":1,"platform_in":["live","blink","live_link","web","pc_link"],"type":1,"band_id":"#,
+            );
             u(out, nonce);
             raw(out, r#","sub_key":"","sub_data":"","is_add":true}}}}"#);
         }
         "ONLINE_RANK_TOP3" => {
-            raw(out, r#"{"cmd":"ONLINE_RANK_TOP3","data":{"dmscore":112,"list":[{"msg":"恭喜 <%用户"#);
+            raw(
+                out,
+                r#"{"cmd":"ONLINE_RANK_TOP3","data":{"dmscore":112,"list":[{"msg":"恭喜 <%用户"#,
+            );
             u(out, nonce);
             raw(out, r#"%> 成为高能用户","rank":"#);
             u(out, 1 + nonce % 3);

@@ -11,8 +11,8 @@ use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Exp1, Zipf};
 
 use super::catalog::{
-    BLIND_BOXES, BlindDef, EMOTICONS, FUTURE_CMD, GIFTS, GiftDef, LOTTERY_TEXTS, PHRASES,
-    SC_TEXTS, TITLES, UNMODELLED,
+    BLIND_BOXES, BlindDef, EMOTICONS, FUTURE_CMD, GIFTS, GiftDef, LOTTERY_TEXTS, PHRASES, SC_TEXTS,
+    TITLES, UNMODELLED,
 };
 use super::event::*;
 use super::users::{Anchor, Population, User};
@@ -100,8 +100,8 @@ impl RoomGen {
             Profile::Normal | Profile::Sessions => 5_000.0,
             Profile::Quiet => 300.0,
         };
-        let population = (population * (info.rate / info.profile.default_rate()).sqrt())
-            .clamp(50.0, 200_000.0);
+        let population =
+            (population * (info.rate / info.profile.default_rate()).sqrt()).clamp(50.0, 200_000.0);
         let zipf = Zipf::new(population, 1.07).unwrap_or_else(|_| {
             // Unreachable with the clamp above; a flat population is a safe fallback.
             Zipf::new(50.0, 1.0).expect("constant parameters are valid")
@@ -127,7 +127,10 @@ impl RoomGen {
             (mean * rng.random_range(0.5..1.5)) as u64
         });
         let sc_next = 1_000_000 + rng.random_range(0..9_000_000u64);
-        let live_key = format!("{}", rng.random_range(100_000_000_000_000_000u64..999_999_999_999_999_999));
+        let live_key = format!(
+            "{}",
+            rng.random_range(100_000_000_000_000_000u64..999_999_999_999_999_999)
+        );
         let live_started_s = meta.live_time.load(Ordering::Relaxed);
         RoomGen {
             base_rate: info.rate,
@@ -218,7 +221,14 @@ impl RoomGen {
         }
     }
 
-    fn emit(&mut self, ctx: &mut Ctx<'_>, out: &mut Vec<Ev>, vt: u64, body: Body, dup_of: Option<u64>) -> u64 {
+    fn emit(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        out: &mut Vec<Ev>,
+        vt: u64,
+        body: Body,
+        dup_of: Option<u64>,
+    ) -> u64 {
         let seq = *ctx.next_seq;
         *ctx.next_seq += 1;
         self.room_seq += 1;
@@ -247,7 +257,8 @@ impl RoomGen {
                 self.hype_end_us = vt + self.rng.random_range(3 * SEC..10 * SEC);
                 self.hype_mult = self.rng.random_range(5.0..20.0);
             } else {
-                self.hype_start_us = vt + (self.hype_mean_us * self.rng.sample::<f64, _>(Exp1)) as u64;
+                self.hype_start_us =
+                    vt + (self.hype_mean_us * self.rng.sample::<f64, _>(Exp1)) as u64;
             }
         }
         if let Some(switch) = self.session_switch_us
@@ -265,11 +276,13 @@ impl RoomGen {
         } else {
             self.timing.session_offline_us
         } as f64;
-        self.session_switch_us = Some(vt + (mean * self.rng.random_range(0.5..1.5)).max(1.0) as u64);
+        self.session_switch_us =
+            Some(vt + (mean * self.rng.random_range(0.5..1.5)).max(1.0) as u64);
         if self.live {
             self.live_key = format!(
                 "{}",
-                self.rng.random_range(100_000_000_000_000_000u64..999_999_999_999_999_999)
+                self.rng
+                    .random_range(100_000_000_000_000_000u64..999_999_999_999_999_999)
             );
             self.live_started_s = now_s;
             self.meta.live_status.store(1, Ordering::Relaxed);
@@ -309,7 +322,11 @@ impl RoomGen {
             self.meta.live_status.store(0, Ordering::Relaxed);
             self.meta.live_time.store(0, Ordering::Relaxed);
             self.hype_end_us = 0;
-            let msg_id = format!("{}:1000:1000", self.rng.random_range(10_000_000_000_000_000u64..99_999_999_999_999_999));
+            let msg_id = format!(
+                "{}:1000:1000",
+                self.rng
+                    .random_range(10_000_000_000_000_000u64..99_999_999_999_999_999)
+            );
             let round = self.rng.random_bool(0.2);
             self.emit(ctx, out, vt, Body::Preparing { round, msg_id }, None);
         }
@@ -400,10 +417,7 @@ impl RoomGen {
             LOTTERY_TEXTS[(self.meta.seed % LOTTERY_TEXTS.len() as u64) as usize].to_owned()
         } else if self.rng.random_bool(0.06) {
             let (unique, text) = EMOTICONS[self.rng.random_range(0..EMOTICONS.len())];
-            let url = format!(
-                "http://i0.hdslb.com/bfs/live/{}.png",
-                self.hex(40, false)
-            );
+            let url = format!("http://i0.hdslb.com/bfs/live/{}.png", self.hex(40, false));
             emoticon = Some((unique, url));
             text.to_owned()
         } else {
@@ -452,7 +466,8 @@ impl RoomGen {
 
     fn trigger_ns(&mut self, ctx: &Ctx<'_>, vt: u64) -> i64 {
         // Unique per room so that two interactions never have identical bodies.
-        let t = (ctx.base_ms + (vt / 1000) as i64) * 1_000_000 + self.rng.random_range(0..1_000_000);
+        let t =
+            (ctx.base_ms + (vt / 1000) as i64) * 1_000_000 + self.rng.random_range(0..1_000_000);
         self.last_trigger_ns = t.max(self.last_trigger_ns + 1);
         self.last_trigger_ns
     }
@@ -620,7 +635,11 @@ impl RoomGen {
     }
 
     fn tid(&mut self) -> String {
-        format!("{}", self.rng.random_range(4_000_000_000_000_000_000u64..5_000_000_000_000_000_000))
+        format!(
+            "{}",
+            self.rng
+                .random_range(4_000_000_000_000_000_000u64..5_000_000_000_000_000_000)
+        )
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -703,7 +722,11 @@ impl RoomGen {
         let start = Self::now_s(ctx, vt);
         let message = SC_TEXTS[self.rng.random_range(0..SC_TEXTS.len())].to_owned();
         let token = self.hex(8, true);
-        let msg_id = format!("{}:1000:1000", self.rng.random_range(10_000_000_000_000_000u64..99_999_999_999_999_999));
+        let msg_id = format!(
+            "{}:1000:1000",
+            self.rng
+                .random_range(10_000_000_000_000_000u64..99_999_999_999_999_999)
+        );
         let send_time = ctx.base_ms + (vt / 1000) as i64;
         let jpn = self.rng.random_bool(0.5);
         let mk = |jpn| ScEv {
@@ -720,7 +743,13 @@ impl RoomGen {
         };
         let first = self.emit(ctx, out, vt, Body::SuperChat(Box::new(mk(false))), None);
         if jpn {
-            self.emit(ctx, out, vt, Body::SuperChat(Box::new(mk(true))), Some(first));
+            self.emit(
+                ctx,
+                out,
+                vt,
+                Body::SuperChat(Box::new(mk(true))),
+                Some(first),
+            );
         }
     }
 
@@ -746,7 +775,11 @@ impl RoomGen {
             self.rng.random_range(0..10_000_000_000_000_000_000u64)
         );
         let days = self.rng.random_range(1..2_000);
-        let msg_id = format!("{}:1000:1000", self.rng.random_range(10_000_000_000_000_000u64..99_999_999_999_999_999));
+        let msg_id = format!(
+            "{}:1000:1000",
+            self.rng
+                .random_range(10_000_000_000_000_000u64..99_999_999_999_999_999)
+        );
         let send_time = ctx.base_ms + (vt / 1000) as i64;
         let mk = |part| GuardEv {
             part,
@@ -770,7 +803,11 @@ impl RoomGen {
             msg_id: msg_id.clone(),
             send_time,
         };
-        let (a, b, c) = (mk(GuardPart::ToastV2), mk(GuardPart::Toast), mk(GuardPart::Buy));
+        let (a, b, c) = (
+            mk(GuardPart::ToastV2),
+            mk(GuardPart::Toast),
+            mk(GuardPart::Buy),
+        );
         let first = self.emit(ctx, out, vt, Body::Guard(Box::new(a)), None);
         self.emit(ctx, out, vt, Body::Guard(Box::new(b)), Some(first));
         self.emit(ctx, out, vt, Body::Guard(Box::new(c)), Some(first));
@@ -798,7 +835,8 @@ impl RoomGen {
             self.next_watched = vt + self.rng.random_range(6 * SEC..12 * SEC);
             if self.live {
                 // Cumulative: always grows between two messages, so bodies never repeat.
-                self.watched = self.watched.max(self.watched_sent) + 1 + self.rng.random_range(0..3);
+                self.watched =
+                    self.watched.max(self.watched_sent) + 1 + self.rng.random_range(0..3);
                 self.watched_sent = self.watched;
                 self.emit(ctx, out, vt, Body::Watched(self.watched), None);
             }
@@ -870,7 +908,11 @@ impl RoomGen {
         let pull = (base - self.online as f64) * 0.1;
         self.online = (self.online as f64 + drift + pull).max(1.0) as u64;
         let mut count = (self.online as f64 * 0.35) as u64 + 1;
-        while self.recent_rank.front().is_some_and(|(t, _)| vt >= t + DEDUP_WINDOW) {
+        while self
+            .recent_rank
+            .front()
+            .is_some_and(|(t, _)| vt >= t + DEDUP_WINDOW)
+        {
             self.recent_rank.pop_front();
         }
         // Never repeat a recent (count, online) pair: the body would be identical.

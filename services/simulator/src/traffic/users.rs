@@ -127,7 +127,7 @@ impl Population {
             2 => format!("{tail}{head}"),
             _ => format!("{head}_{}", (h3 >> 40) % 100_000),
         };
-        let face = if h % 20 == 0 {
+        let face = if h.is_multiple_of(20) {
             "https://i0.hdslb.com/bfs/face/member/noface.jpg".to_owned()
         } else {
             format!(
@@ -139,7 +139,7 @@ impl Population {
             )
         };
         // Talkative users (low rank) are more often guards and wear the room's medal.
-        let guard_level = if (rank < 64 && h2 % 10 < 3) || h2 % 100 == 0 {
+        let guard_level = if (rank < 64 && h2 % 10 < 3) || h2.is_multiple_of(100) {
             match h3 % 100 {
                 0 => 1,
                 1..=8 => 2,
@@ -161,7 +161,7 @@ impl Population {
                 color_start: 6_067_854,
                 color_end: 6_067_854,
                 guard_level: 0,
-                lit: (h3 >> 40) % 3 != 0,
+                lit: !(h3 >> 40).is_multiple_of(3),
                 score: (h3 >> 20) % 100_000,
                 id: 10_000 + (h3 >> 30) % 900_000,
             }),
@@ -198,7 +198,7 @@ impl Population {
             color_start: 398_668,
             color_end: 6_850_801,
             guard_level,
-            lit: h % 4 != 0,
+            lit: !h.is_multiple_of(4),
             score: 10_000 + (h >> 10) % 50_000_000,
             id: 100_000 + (self.anchor.room % 900_000),
         }

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The test command: installs the pinned tools, then runs formatting, lint and the whole test
+# suite of the workspace (unit, integration, doc tests). Runs from any directory.
+#
+#   bash deploy/test.sh
+#
+# With CI=true (as .ci/run sets it) tests whose prerequisites are missing fail instead of
+# skipping. Uses cargo-nextest when installed, `cargo test` otherwise.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-auto}"
+
+START=$SECONDS
+run() {
+    local t0=$SECONDS
+    printf '\n==> %s\n' "$*" >&2
+    "$@"
+    printf '<== %s: ok (%ds)\n' "$1 ${2:-}" "$((SECONDS - t0))" >&2
+}
+
+run bash deploy/install-tools.sh
+run bash deploy/validate-k8s.sh
+run cargo fmt --all --check
+run cargo clippy --workspace --all-targets --locked -- -D warnings
+if cargo nextest --version >/dev/null 2>&1; then
+    run cargo nextest run --workspace --locked
+    # nextest does not run doc tests.
+    run cargo test --doc --workspace --locked
+else
+    # `cargo test` runs the doc tests along with everything else.
+    run cargo test --workspace --locked
+fi
+
+printf '\nall checks passed in %ds\n' "$((SECONDS - START))" >&2
