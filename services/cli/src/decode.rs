@@ -42,7 +42,11 @@ pub fn run(args: &DecodeArgs, out: &mut dyn Write, err: &mut dyn Write) -> ExitC
             failed = true;
         }
     }
-    if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 fn decode_file(
@@ -74,13 +78,27 @@ fn decode_file(
                 }
             }
             Packet::AuthReply(body) => {
-                let _ = writeln!(err, "{}: auth reply {} (no events)", file.display(), String::from_utf8_lossy(&body));
+                let _ = writeln!(
+                    err,
+                    "{}: auth reply {} (no events)",
+                    file.display(),
+                    String::from_utf8_lossy(&body)
+                );
             }
             Packet::HeartbeatReply { popularity } => {
-                let _ = writeln!(err, "{}: heartbeat reply, popularity {popularity} (no events)", file.display());
+                let _ = writeln!(
+                    err,
+                    "{}: heartbeat reply, popularity {popularity} (no events)",
+                    file.display()
+                );
             }
             Packet::Other { op, body } => {
-                let _ = writeln!(err, "{}: op {op} packet of {} bytes (no events)", file.display(), body.len());
+                let _ = writeln!(
+                    err,
+                    "{}: op {op} packet of {} bytes (no events)",
+                    file.display(),
+                    body.len()
+                );
             }
         }
     }
@@ -90,8 +108,19 @@ fn decode_file(
     first_error.map_or(Ok(()), Err)
 }
 
-fn print_events(body: &[u8], room: Option<u64>, recv_ms: i64, out: &mut dyn Write) -> Result<(), String> {
-    let cmd = commands::peek_cmd(body).unwrap_or("?").to_owned();
+fn print_events(
+    body: &[u8],
+    room: Option<u64>,
+    recv_ms: i64,
+    out: &mut dyn Write,
+) -> Result<(), String> {
+    let Some(cmd) = commands::peek_cmd(body) else {
+        // Not a command: let the normaliser say precisely why (not JSON, not an object, no cmd).
+        return Err(match commands::normalize(0, body, recv_ms, "decode") {
+            Err(e) => e.to_string(),
+            Ok(_) => "not a command body".to_owned(),
+        });
+    };
     let room = commands::room_hint(body)
         .or(room)
         .ok_or_else(|| format!("command {cmd} does not name its room; pass --room ROOM"))?;

@@ -19,7 +19,11 @@ use clap::{Parser, Subcommand};
 
 /// The bilipulse command line.
 #[derive(Debug, Parser)]
-#[command(name = "bilipulse", version, about = "bilipulse: decode, watch and manage Bilibili live rooms")]
+#[command(
+    name = "bilipulse",
+    version,
+    about = "bilipulse: decode, watch and manage Bilibili live rooms"
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -42,7 +46,11 @@ pub enum Command {
 /// Runs a parsed command line; the exit code says whether everything succeeded.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Decode(a) => Ok(decode::run(&a, &mut std::io::stdout().lock(), &mut std::io::stderr().lock())),
+        Command::Decode(a) => Ok(decode::run(
+            &a,
+            &mut std::io::stdout().lock(),
+            &mut std::io::stderr().lock(),
+        )),
         Command::Watch(a) => watch::run(a).await,
         Command::Rooms(a) => rooms::run(a).await,
         Command::Tail(a) => tail::run(a).await,

@@ -96,15 +96,26 @@ pub async fn run(args: RoomsArgs) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     let mut err = std::io::stderr().lock();
     match args.command {
-        RoomsCommand::Add { ids, label, no_resolve, bilibili } => {
-            let resolver = if no_resolve { None } else { Some(bilibili.resolver()?) };
+        RoomsCommand::Add {
+            ids,
+            label,
+            no_resolve,
+            bilibili,
+        } => {
+            let resolver = if no_resolve {
+                None
+            } else {
+                Some(bilibili.resolver()?)
+            };
             let mut ok = true;
             for id in ids {
                 let (room, alias) = match &resolver {
                     None => (id, None),
                     Some(r) => match r.room_info(id).await {
                         Ok(info) => {
-                            let alias = (info.room != id).then_some(id).or((info.short_id != 0).then_some(info.short_id));
+                            let alias = (info.room != id)
+                                .then_some(id)
+                                .or((info.short_id != 0).then_some(info.short_id));
                             (info.room, alias)
                         }
                         Err(e) => {
@@ -120,16 +131,26 @@ pub async fn run(args: RoomsArgs) -> anyhow::Result<ExitCode> {
                     None => writeln!(out, "added room {room}")?,
                 }
             }
-            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         RoomsCommand::Rm { ids } => {
             let rooms = list(&store, &mut err).await?;
             let mut ok = true;
             for id in ids {
-                let target = rooms.iter().find(|c| c.room == id).or_else(|| rooms.iter().find(|c| c.alias == Some(id)));
+                let target = rooms
+                    .iter()
+                    .find(|c| c.room == id)
+                    .or_else(|| rooms.iter().find(|c| c.alias == Some(id)));
                 match target {
                     Some(c) => {
-                        store.delete(c.room.to_string()).await.with_context(|| format!("deleting room {}", c.room))?;
+                        store
+                            .delete(c.room.to_string())
+                            .await
+                            .with_context(|| format!("deleting room {}", c.room))?;
                         writeln!(out, "removed room {}", c.room)?;
                     }
                     None => {
@@ -138,7 +159,11 @@ pub async fn run(args: RoomsArgs) -> anyhow::Result<ExitCode> {
                     }
                 }
             }
-            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         RoomsCommand::Ls { json } => {
             let rows = rows(&js, &store, &mut err).await?;
@@ -155,8 +180,19 @@ pub async fn run(args: RoomsArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Writes one desired room.
-pub async fn add(store: &kv::Store, room: u64, alias: Option<u64>, label: &str) -> anyhow::Result<()> {
-    let cfg = RoomConfig { v: SCHEMA_VERSION, room, alias, label: label.to_owned(), added: crate::now_ms() };
+pub async fn add(
+    store: &kv::Store,
+    room: u64,
+    alias: Option<u64>,
+    label: &str,
+) -> anyhow::Result<()> {
+    let cfg = RoomConfig {
+        v: SCHEMA_VERSION,
+        room,
+        alias,
+        label: label.to_owned(),
+        added: crate::now_ms(),
+    };
     store
         .put(room.to_string(), bilipulse_proto::encode(&cfg)?.into())
         .await
@@ -169,11 +205,20 @@ pub async fn list(store: &kv::Store, err: &mut dyn Write) -> anyhow::Result<Vec<
     let keys: Vec<String> = store.keys().await?.try_collect().await?;
     let mut rooms = Vec::new();
     for key in keys {
-        let Some(value) = store.get(&key).await? else { continue };
+        let Some(value) = store.get(&key).await? else {
+            continue;
+        };
         match bilipulse_proto::decode::<RoomConfig>(&value) {
             Ok(c) if c.room.to_string() == key => rooms.push(c),
-            Ok(c) => writeln!(err, "warning: bili_rooms key {key:?} holds room {}; skipped", c.room)?,
-            Err(e) => writeln!(err, "warning: bili_rooms key {key:?} is not a room: {e}; skipped")?,
+            Ok(c) => writeln!(
+                err,
+                "warning: bili_rooms key {key:?} holds room {}; skipped",
+                c.room
+            )?,
+            Err(e) => writeln!(
+                err,
+                "warning: bili_rooms key {key:?} is not a room: {e}; skipped"
+            )?,
         }
     }
     rooms.sort_by_key(|c| c.room);
@@ -181,7 +226,11 @@ pub async fn list(store: &kv::Store, err: &mut dyn Write) -> anyhow::Result<Vec<
 }
 
 /// The rows of `rooms ls`: desired rooms joined with their latest status.
-pub async fn rows(js: &jetstream::Context, store: &kv::Store, err: &mut dyn Write) -> anyhow::Result<Vec<RoomRow>> {
+pub async fn rows(
+    js: &jetstream::Context,
+    store: &kv::Store,
+    err: &mut dyn Write,
+) -> anyhow::Result<Vec<RoomRow>> {
     let rooms = list(store, err).await?;
     let status_stream = js.get_stream(streams::STATUS.name).await.ok();
     let now = crate::now_ms();

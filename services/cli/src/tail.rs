@@ -76,13 +76,18 @@ pub fn render(subject: &str, payload: &[u8]) -> String {
         }
         Err(e) => {
             line.insert("error".into(), Value::String(e));
-            line.insert("hex".into(), Value::String(payload.iter().map(|b| format!("{b:02x}")).collect()));
+            line.insert(
+                "hex".into(),
+                Value::String(payload.iter().map(|b| format!("{b:02x}")).collect()),
+            );
         }
     }
     Value::Object(line).to_string()
 }
 
-fn to_json<T: serde::Serialize>(r: Result<T, bilipulse_proto::DecodeError>) -> Result<Value, String> {
+fn to_json<T: serde::Serialize>(
+    r: Result<T, bilipulse_proto::DecodeError>,
+) -> Result<Value, String> {
     r.map_err(|e| e.to_string())
         .and_then(|m| serde_json::to_value(m).map_err(|e| e.to_string()))
 }

@@ -85,7 +85,13 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
         }
         stop.cancel();
     });
-    let report = watch(&args, cancel, &mut std::io::stdout().lock(), &mut std::io::stderr().lock()).await?;
+    let report = watch(
+        &args,
+        cancel,
+        &mut std::io::stdout().lock(),
+        &mut std::io::stderr().lock(),
+    )
+    .await?;
     if args.count {
         println!("{}", serde_json::to_string(&report)?);
     }
@@ -114,7 +120,11 @@ pub async fn watch(
                 (Some(url), _) => {
                     let mut c = ClientConfig::new(
                         room,
-                        Source::Direct { url: url.clone(), token: args.token.clone(), buvid: args.buvid.clone() },
+                        Source::Direct {
+                            url: url.clone(),
+                            token: args.token.clone(),
+                            buvid: args.buvid.clone(),
+                        },
                     );
                     if let Some(ua) = &args.bilibili.user_agent {
                         c.user_agent = ua.clone();
@@ -151,12 +161,17 @@ pub async fn watch(
                         continue;
                     }
                 };
-                let seen = recent.entry((room, conn)).or_insert_with(|| RecentIds::new(8192));
+                let seen = recent
+                    .entry((room, conn))
+                    .or_insert_with(|| RecentIds::new(8192));
                 for ev in events {
                     if !seen.first_seen(&ev.id) {
                         continue;
                     }
-                    *report.by_kind.entry(ev.kind().as_str().to_owned()).or_default() += 1;
+                    *report
+                        .by_kind
+                        .entry(ev.kind().as_str().to_owned())
+                        .or_default() += 1;
                     if !args.count {
                         writeln!(out, "{}", serde_json::to_string(&ev)?)?;
                     }
@@ -181,11 +196,19 @@ pub async fn watch(
 fn describe(s: &ConnectionState) -> Option<String> {
     Some(match s {
         ConnectionState::Resolving => "resolving".into(),
-        ConnectionState::Connecting { host, attempt } => format!("connecting to {host} (attempt {})", attempt + 1),
+        ConnectionState::Connecting { host, attempt } => {
+            format!("connecting to {host} (attempt {})", attempt + 1)
+        }
         ConnectionState::Authenticated { host } => format!("connected to {host}"),
-        ConnectionState::Masked { reason } => format!("identities masked by Bilibili ({reason:?}); log in for real names"),
-        ConnectionState::Disconnected { reason, retry_in } => format!("disconnected ({reason}); retrying in {retry_in:?}"),
-        ConnectionState::ResolveFailed { error, retry_in } => format!("resolve failed ({error}); retrying in {retry_in:?}"),
+        ConnectionState::Masked { reason } => {
+            format!("identities masked by Bilibili ({reason:?}); log in for real names")
+        }
+        ConnectionState::Disconnected { reason, retry_in } => {
+            format!("disconnected ({reason}); retrying in {retry_in:?}")
+        }
+        ConnectionState::ResolveFailed { error, retry_in } => {
+            format!("resolve failed ({error}); retrying in {retry_in:?}")
+        }
         ConnectionState::Stopped => return None,
     })
 }

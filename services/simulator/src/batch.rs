@@ -154,37 +154,3 @@ mod tests {
         assert_eq!(Encoding::from_protover(Some(9), 2), Encoding::Zlib);
     }
 }
-
-#[cfg(test)]
-mod speed {
-    #[test]
-    #[ignore]
-    fn brotli_speed() {
-        let sample = std::fs::read_to_string(
-            "/work/shared/fixtures/bilibili/messages/DANMU_MSG/starlwr-10.json",
-        )
-        .unwrap();
-        for size in [2_000usize, 6_000, 20_000, 60_000] {
-            let mut input = Vec::new();
-            let mut i = 0u64;
-            while input.len() < size {
-                input.extend_from_slice(sample.replace("流汗娅", &i.to_string()).as_bytes());
-                i += 1;
-            }
-            for q in [0u32, 1, 2, 4] {
-                let t = std::time::Instant::now();
-                let mut out = 0;
-                let n = 20_000_000 / size;
-                for _ in 0..n {
-                    out += super::brotli_compress(&input, q).len();
-                }
-                let secs = t.elapsed().as_secs_f64();
-                println!(
-                    "size {size} q{q}: {:.0} MB/s ratio {:.2}",
-                    (n * input.len()) as f64 / secs / 1e6,
-                    out as f64 / (n * input.len()) as f64
-                );
-            }
-        }
-    }
-}

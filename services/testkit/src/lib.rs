@@ -26,7 +26,9 @@ pub fn require<T>(what: &str, value: Option<T>) -> Option<T> {
         Some(v) => Some(v),
         None if in_ci() => panic!("CI requires {what}, but it is missing"),
         None => {
-            eprintln!("SKIPPED: {what} is missing (run deploy/install-tools.sh); skipping this test");
+            eprintln!(
+                "SKIPPED: {what} is missing (run deploy/install-tools.sh); skipping this test"
+            );
             None
         }
     }

@@ -32,10 +32,22 @@ impl NatsServer {
     /// under CI) when no `nats-server` binary is installed.
     pub fn start() -> Option<NatsServer> {
         let bin = crate::require("nats-server", crate::tools::nats_server())?;
-        Some(Self::spawn(bin, "test".into(), free_port(), free_port(), String::new()))
+        Some(Self::spawn(
+            bin,
+            "test".into(),
+            free_port(),
+            free_port(),
+            String::new(),
+        ))
     }
 
-    fn spawn(bin: PathBuf, name: String, client_port: u16, monitor_port: u16, extra_conf: String) -> NatsServer {
+    fn spawn(
+        bin: PathBuf,
+        name: String,
+        client_port: u16,
+        monitor_port: u16,
+        extra_conf: String,
+    ) -> NatsServer {
         let dir = tempfile::Builder::new()
             .prefix("bilipulse-nats-")
             .tempdir()
@@ -61,14 +73,21 @@ impl NatsServer {
     fn wait_healthy(&mut self) {
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
                 panic!("nats-server exited early ({status}); log:\n{}", self.log());
             }
             if http_ok(self.monitor_port, "/healthz") {
                 return;
             }
             if Instant::now() > deadline {
-                panic!("nats-server not healthy after {START_TIMEOUT:?}; log:\n{}", self.log());
+                panic!(
+                    "nats-server not healthy after {START_TIMEOUT:?}; log:\n{}",
+                    self.log()
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -96,7 +115,9 @@ impl NatsServer {
 
     /// True while the process runs.
     pub fn is_running(&mut self) -> bool {
-        self.child.as_mut().is_some_and(|c| c.try_wait().ok().flatten().is_none())
+        self.child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().ok().flatten().is_none())
     }
 
     /// Kills the process (SIGKILL) and waits for it; the store survives for [`Self::restart`].
@@ -144,7 +165,10 @@ impl NatsCluster {
             let extra = format!(
                 "cluster {{ name: bilipulse-test, listen: 127.0.0.1:{route}, routes: [{route_list}] }}"
             );
-            let dir = tempfile::Builder::new().prefix("bilipulse-nats-").tempdir().expect("temp dir");
+            let dir = tempfile::Builder::new()
+                .prefix("bilipulse-nats-")
+                .tempdir()
+                .expect("temp dir");
             let mut s = NatsServer {
                 bin: bin.clone(),
                 dir,
@@ -165,7 +189,11 @@ impl NatsCluster {
 
     /// Comma-separated client URLs of all nodes, for clients that should fail over.
     pub fn urls(&self) -> String {
-        self.nodes.iter().map(|n| n.url()).collect::<Vec<_>>().join(",")
+        self.nodes
+            .iter()
+            .map(|n| n.url())
+            .collect::<Vec<_>>()
+            .join(",")
     }
 }
 
@@ -217,7 +245,9 @@ fn http_ok(port: u16, path: &str) -> bool {
         return false;
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    if s.write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").as_bytes()).is_err() {
+    if s.write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").as_bytes())
+        .is_err()
+    {
         return false;
     }
     let mut buf = String::new();
