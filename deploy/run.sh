@@ -15,12 +15,16 @@ SIM_ADDR=${BILIPULSE_SIM_ADDR:-127.0.0.1:9400}
 INGESTERS=${BILIPULSE_INGESTERS:-2}
 ADMIN_BASE_PORT=${BILIPULSE_ADMIN_BASE_PORT:-9090}
 # real_id[/short_id]:profile[:commands per second]
-SIM_ROOMS=${BILIPULSE_SIM_ROOMS:-21452505/5269:busy,865138:normal,7734200:busy:40,22637261:quiet,23058:sessions}
-ROOMS_TO_ADD=${BILIPULSE_ROOMS:-5269 865138 7734200 22637261 23058}
+SIM_ROOMS=${BILIPULSE_SIM_ROOMS:-21452505/5269:busy,865138:normal,22603245:busy:40,1017:quiet,21396545:sessions}
+ROOMS_TO_ADD=${BILIPULSE_ROOMS:-5269 865138 22603245 1017 21396545}
 
 data="$root/.data"
 logs="$data/logs"
 mkdir -p "$data/nats" "$logs"
+
+# Children run in their own sessions: Ctrl-C reaches only this script, which then stops them in
+# order (ingesters first, while NATS is still there to hand rooms over and drain into).
+spawn() { setsid "$@" & }
 
 log() { printf '\033[1m[run]\033[0m %s\n' "$*"; }
 
@@ -58,18 +62,19 @@ stop() {
         wait "${other_pids[@]}" 2>/dev/null || true
     fi
     log "stopped"
+    exit 0
 }
 trap stop EXIT INT TERM
 
 log "starting nats-server (JetStream) on 127.0.0.1:$NATS_PORT"
-.tools/nats/bin/nats-server -js -a 127.0.0.1 -p "$NATS_PORT" -m "$NATS_MONITOR_PORT" \
-    -sd "$data/nats" >"$logs/nats.log" 2>&1 &
+spawn .tools/nats/bin/nats-server -js -a 127.0.0.1 -p "$NATS_PORT" -m "$NATS_MONITOR_PORT" \
+    -sd "$data/nats" >"$logs/nats.log" 2>&1
 other_pids+=($!)
 wait_for "nats-server" 20 curl -sf "http://127.0.0.1:$NATS_MONITOR_PORT/healthz"
 
 log "starting the Bilibili simulator on $SIM_ADDR"
-"$bin/bilipulse-sim" --listen "$SIM_ADDR" --rooms "$SIM_ROOMS" --truth-log "$data/sim-truth.jsonl" \
-    >"$logs/sim.log" 2>&1 &
+spawn "$bin/bilipulse-sim" --listen "$SIM_ADDR" --rooms "$SIM_ROOMS" --truth-log "$data/sim-truth.jsonl" \
+    >"$logs/sim.log" 2>&1
 other_pids+=($!)
 wait_for "bilipulse-sim" 20 curl -sf "http://$SIM_ADDR/x/frontend/finger/spi"
 
@@ -81,8 +86,8 @@ export BILIPULSE_BILI_WS_SCHEME=ws
 for ((i = 0; i < INGESTERS; i++)); do
     port=$((ADMIN_BASE_PORT + 1 + i))
     log "starting ingester-$i (admin http://127.0.0.1:$port/metrics)"
-    "$bin/bilipulse-ingester" --id "ingester-$i" --admin-addr "127.0.0.1:$port" \
-        >"$logs/ingester-$i.log" 2>&1 &
+    spawn "$bin/bilipulse-ingester" --id "ingester-$i" --admin-addr "127.0.0.1:$port" \
+        >"$logs/ingester-$i.log" 2>&1
     ingester_pids+=($!)
     wait_for "ingester-$i" 30 curl -sf "http://127.0.0.1:$port/readyz"
 done
@@ -108,4 +113,5 @@ EOF
 
 # Runs until Ctrl-C, or until one of the processes dies (then everything stops).
 wait -n "${ingester_pids[@]}" "${other_pids[@]}" || true
-log "a process exited; see $logs"
+log "a process exited unexpectedly; see $logs"
+exit 1

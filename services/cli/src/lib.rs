@@ -36,7 +36,7 @@ pub enum Command {
     /// Decode captured packets (.bin, header included) or command bodies (.json) into events.
     Decode(decode::DecodeArgs),
     /// Connect to rooms directly, without NATS, and print their events (or count them).
-    Watch(watch::WatchArgs),
+    Watch(Box<watch::WatchArgs>),
     /// Manage the rooms bilipulse observes.
     Rooms(rooms::RoomsArgs),
     /// Print messages from the bus as JSON lines (default: every event).
@@ -51,7 +51,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             &mut std::io::stdout().lock(),
             &mut std::io::stderr().lock(),
         )),
-        Command::Watch(a) => watch::run(a).await,
+        Command::Watch(a) => watch::run(*a).await,
         Command::Rooms(a) => rooms::run(a).await,
         Command::Tail(a) => tail::run(a).await,
     }

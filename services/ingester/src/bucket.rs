@@ -110,7 +110,9 @@ where
     D: Fn(&str, &[u8]) -> Result<(K, V), String>,
     F: Fn(&str, &str),
 {
-    let mut watch = store.watch_all().await.map_err(|e| e.to_string())?;
+    // `watch_all` would deliver only changes from now on; the mirror needs the current value of
+    // every key first (last per subject), then the changes.
+    let mut watch = store.watch_with_history(">").await.map_err(|e| e.to_string())?;
     // An empty bucket delivers nothing, so "caught up" cannot come from the watch alone.
     let empty = store.status().await.map_err(|e| e.to_string())?.values() == 0;
     let mut snap: Snapshot<K, V> = Snapshot {

@@ -109,7 +109,7 @@ impl Owner {
                     ticks += 1;
                     self.expire_handovers();
                     let interval_ticks = self.shared.status_interval.as_secs().max(1);
-                    if ticks % interval_ticks == 0 {
+                    if ticks.is_multiple_of(interval_ticks) {
                         self.report_unplaced(&members.borrow());
                     }
                 }

@@ -1,0 +1,594 @@
+//! The world the ingester scenarios run in: a real `nats-server` with JetStream, the simulator
+//! in-process, and ingesters as real processes (the `bilipulse-ingester` binary), so scaling,
+//! SIGTERM and `kill -9` are what Kubernetes does to them.
+//!
+//! Everything here waits on observable state (KV, streams, the simulator's ground truth, the
+//! ingesters' `/metrics`) with a deadline; nothing sleeps in place of a condition.
+
+#![allow(dead_code)] // each scenario file uses a different part
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::{self, consumer, kv};
+use bilipulse_ingester::shard::{Candidate, ShardMap};
+use bilipulse_proto::{Kind, Member, RoomEvent, RoomStatus, streams, subject};
+use bilipulse_runtime::bus;
+use bilipulse_runtime::config::{NatsConfig, StreamOverrides};
+use bilipulse_sim::{Account, ConnEvent, Profile, RoomSpec, SimConfig, SimHandle};
+use bilipulse_testkit::NatsServer;
+use futures::{StreamExt, TryStreamExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Upper bound for anything the scenarios wait for; generous because the box is shared.
+pub const DEADLINE: Duration = Duration::from_secs(60);
+
+/// Membership TTL the ingesters run with: a crashed one is noticed after this.
+pub const MEMBER_TTL: Duration = Duration::from_secs(2);
+
+/// `cmd` of the notice every anonymous connection gets: per connection, not a room event, so the
+/// simulator does not count it (one per room survives JetStream's duplicate window).
+pub const LOG_IN_NOTICE: &str = "LOG_IN_NOTICE";
+
+/// The logged-in account the ingesters use. Anonymous connections would work too, but Bilibili
+/// then zeroes buyers' uids, and a guard purchase (three commands) can no longer be recognised
+/// as one event, which would blur the exactly-once comparison.
+const SESSDATA: &str = "scenario%2Csessdata%2C4242";
+const UID: u64 = 4242;
+
+/// `n` simulated rooms at `rate` commands per second each, with distinct real ids.
+pub fn rooms(n: usize, rate: f64) -> Vec<RoomSpec> {
+    (0..n)
+        .map(|i| RoomSpec::new(30_000_000 + 7 * i as u64, Profile::Normal).with_rate(rate))
+        .collect()
+}
+
+/// NATS, the simulator and a client of our own.
+pub struct World {
+    /// The NATS server (restartable).
+    pub nats: NatsServer,
+    /// The simulator, in-process.
+    pub sim: SimHandle,
+    /// A JetStream context for inspecting streams.
+    pub js: jetstream::Context,
+    /// `bili_rooms`.
+    pub rooms_kv: kv::Store,
+    /// `bili_members`.
+    pub members_kv: kv::Store,
+    /// Where ingester logs go.
+    pub dir: tempfile::TempDir,
+}
+
+impl World {
+    /// Starts NATS (or returns `None`: nats-server missing, test skipped) and the simulator
+    /// serving `specs`. Rooms are not added to `bili_rooms` yet.
+    pub async fn start(specs: &[RoomSpec]) -> Option<World> {
+        let nats = NatsServer::start()?;
+        let mut cfg = SimConfig::for_tests(specs);
+        // The ingester heartbeats every 30 s as Bilibili wants; the test default (5 s) would
+        // cut every connection.
+        cfg.heartbeat_timeout_ms = 120_000;
+        cfg.accounts = vec![Account { sessdata: SESSDATA.into(), uid: UID, uname: "scenario".into() }];
+        let sim = bilipulse_sim::start(cfg).await.expect("simulator starts");
+        let client = bus::connect(&NatsConfig::new(nats.url()), "scenario")
+            .await
+            .expect("test client connects");
+        let js = bus::jetstream(client);
+        let o = StreamOverrides::default();
+        bus::ensure_streams(&js, &o).await.expect("streams");
+        let rooms_kv = bus::ensure_bucket(&js, &streams::ROOMS, &o).await.expect("bili_rooms");
+        let members_kv = bus::ensure_bucket(&js, &streams::MEMBERS, &o).await.expect("bili_members");
+        let dir = tempfile::Builder::new().prefix("ingester-test-").tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("sessdata"), SESSDATA).expect("cookie file");
+        Some(World { nats, sim, js, rooms_kv, members_kv, dir })
+    }
+
+    /// Every room the simulator serves, by real id.
+    pub fn sim_rooms(&self) -> Vec<u64> {
+        self.sim.rooms().iter().map(|r| r.room).collect()
+    }
+
+    /// Adds rooms to `bili_rooms` the way `bilipulse rooms add --no-resolve` does.
+    pub async fn add_rooms(&self, rooms: &[u64]) {
+        for &r in rooms {
+            bilipulse::rooms::add(&self.rooms_kv, r, None, "").await.expect("add room");
+        }
+    }
+
+    /// Starts an ingester process with the test timers, plus `overrides` (flag → value).
+    pub fn ingester(&self, id: &str, overrides: &[(&str, &str)]) -> Ingester {
+        Ingester::spawn(self, id, overrides)
+    }
+
+    /// The live members of `bili_members`, by id.
+    pub async fn members(&self) -> Result<BTreeMap<String, Member>, String> {
+        let keys: Vec<String> = match self.members_kv.keys().await {
+            Ok(k) => k.try_collect().await.map_err(|e| e.to_string())?,
+            Err(e) => return Err(e.to_string()),
+        };
+        let mut out = BTreeMap::new();
+        for k in keys {
+            if let Some(v) = self.members_kv.get(&k).await.map_err(|e| e.to_string())? {
+                let m: Member = bilipulse_proto::decode(&v).map_err(|e| e.to_string())?;
+                out.insert(k, m);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The `bilipulse rooms ls` rows.
+    pub async fn rows(&self) -> Result<Vec<bilipulse::rooms::RoomRow>, String> {
+        let mut warnings = Vec::new();
+        bilipulse::rooms::rows(&self.js, &self.rooms_kv, &mut warnings)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// The latest status of `room` in BILI_STATUS.
+    pub async fn status(&self, room: u64) -> Option<RoomStatus> {
+        let stream = self.js.get_stream(streams::STATUS.name).await.ok()?;
+        let m = stream.get_last_raw_message_by_subject(&subject::status(room)).await.ok()?;
+        bilipulse_proto::decode(&m.payload).ok()
+    }
+
+    /// Authenticated simulator connections open now, per room.
+    pub fn open_connections(&self) -> BTreeMap<u64, usize> {
+        let mut open: HashMap<u64, u64> = HashMap::new();
+        for c in self.sim.truth().connections() {
+            match (c.event, c.room) {
+                (ConnEvent::Auth, Some(room)) => {
+                    open.insert(c.conn, room);
+                }
+                (ConnEvent::Close, Some(_)) => {
+                    open.remove(&c.conn);
+                }
+                _ => {}
+            }
+        }
+        let mut per_room = BTreeMap::new();
+        for room in open.values() {
+            *per_room.entry(*room).or_default() += 1;
+        }
+        per_room
+    }
+
+    /// Messages in BILI_EVENTS so far (its last sequence).
+    pub async fn events_last_seq(&self) -> u64 {
+        let mut s = self.js.get_stream(streams::EVENTS.name).await.expect("BILI_EVENTS");
+        s.info().await.expect("stream info").state.last_sequence
+    }
+
+    /// Every message of BILI_EVENTS, decoded.
+    pub async fn stored_events(&self) -> Vec<Stored> {
+        let stream = self.js.get_stream(streams::EVENTS.name).await.expect("BILI_EVENTS");
+        let last = stream.get_info().await.expect("stream info").state.last_sequence;
+        let mut out = Vec::new();
+        if last == 0 {
+            return out;
+        }
+        let consumer = stream
+            .create_consumer(consumer::pull::OrderedConfig {
+                deliver_policy: consumer::DeliverPolicy::All,
+                ..Default::default()
+            })
+            .await
+            .expect("ordered consumer");
+        let mut msgs = consumer.messages().await.expect("consume");
+        let deadline = tokio::time::Instant::now() + DEADLINE;
+        loop {
+            let m = tokio::time::timeout_at(deadline, msgs.next())
+                .await
+                .expect("BILI_EVENTS read in time")
+                .expect("consumer open")
+                .expect("message");
+            let seq = m.info().expect("JetStream message").stream_sequence;
+            let ev: RoomEvent = bilipulse_proto::decode(&m.payload)
+                .unwrap_or_else(|e| panic!("BILI_EVENTS seq {seq} does not decode: {e}"));
+            let msg_id = m
+                .headers
+                .as_ref()
+                .and_then(|h| h.get(async_nats::header::NATS_MESSAGE_ID))
+                .map(|v| v.as_str().to_owned());
+            out.push(Stored { seq, subject: m.subject.to_string(), msg_id, ev });
+            if seq >= last {
+                return out;
+            }
+        }
+    }
+
+    /// Pauses the simulator and waits until everything it sent is in BILI_EVENTS: the stream
+    /// stops growing and no ingester holds a backlog.
+    pub async fn quiesce(&self, ingesters: &[&Ingester]) {
+        self.sim.pause_traffic().await;
+        let mut last = (u64::MAX, Instant::now());
+        eventually("BILI_EVENTS to stop growing after the pause", DEADLINE, async || {
+            let seq = self.events_last_seq().await;
+            if seq != last.0 {
+                last = (seq, Instant::now());
+                return None;
+            }
+            for i in ingesters {
+                let m = i.metrics().await.ok()?;
+                if m.get("bilipulse_ingester_buffer_messages") > 50.0 || m.get("bilipulse_ingester_inflight_acks") > 50.0 {
+                    return None;
+                }
+            }
+            (last.1.elapsed() >= Duration::from_secs(2)).then_some(())
+        })
+        .await;
+    }
+
+    /// Compares BILI_EVENTS with the simulator's ground truth (see [`Audit`]).
+    pub async fn audit(&self) -> Audit {
+        Audit::new(&self.sim, self.stored_events().await)
+    }
+}
+
+/// One message of BILI_EVENTS.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    /// Stream sequence.
+    pub seq: u64,
+    /// Subject it was published on.
+    pub subject: String,
+    /// Its `Nats-Msg-Id` header.
+    pub msg_id: Option<String>,
+    /// The decoded event.
+    pub ev: RoomEvent,
+}
+
+/// BILI_EVENTS against the simulator's ground truth.
+///
+/// * Exactly once, stream side: no event id occurs twice, every message carries its id as
+///   `Nats-Msg-Id`, and every message sits on `bili.event.<room>.<kind>` of its own room and kind.
+/// * Nothing missing, per (room, kind): the truth's logical events delivered to at least one
+///   connection (repeats such as `SUPER_CHAT_MESSAGE_JPN` excluded) against the events in the
+///   stream (the per-connection `LOG_IN_NOTICE` excluded).
+/// * Nothing missing, per id, for danmaku: the truth records Bilibili's own danmaku id, which is
+///   what our id is built from, so the two sets must be equal.
+#[derive(Debug, Default)]
+pub struct Audit {
+    /// (room, kind) → (delivered per truth, events in the stream).
+    pub counts: BTreeMap<(u64, Kind), (u64, u64)>,
+    /// Ids that occur more than once in the stream, with their count.
+    pub duplicate_ids: BTreeMap<String, usize>,
+    /// Messages whose `Nats-Msg-Id` is not their `id`, or whose subject is not theirs.
+    pub misfiled: Vec<String>,
+    /// Danmaku ids the truth delivered but the stream lacks, per room (with event time).
+    pub missing_danmaku: BTreeMap<u64, Vec<(String, i64)>>,
+    /// Danmaku ids in the stream the truth never delivered.
+    pub unexpected_danmaku: Vec<String>,
+    /// Messages in the stream.
+    pub messages: usize,
+    /// Logical events the truth delivered, all rooms and kinds.
+    pub delivered: u64,
+}
+
+impl Audit {
+    fn new(sim: &SimHandle, stored: Vec<Stored>) -> Audit {
+        let truth = sim.truth();
+        let mut a = Audit { messages: stored.len(), ..Audit::default() };
+        let mut ids: HashMap<String, usize> = HashMap::new();
+        let mut danmaku: HashMap<u64, BTreeSet<String>> = HashMap::new();
+        for s in &stored {
+            let ev = &s.ev;
+            *ids.entry(ev.id.clone()).or_default() += 1;
+            if s.msg_id.as_deref() != Some(ev.id.as_str()) || s.subject != subject::event(ev.room, ev.kind()) {
+                a.misfiled.push(format!("seq {} id {} header {:?} subject {}", s.seq, ev.id, s.msg_id, s.subject));
+            }
+            if ev.cmd == LOG_IN_NOTICE {
+                continue;
+            }
+            a.counts.entry((ev.room, ev.kind())).or_default().1 += 1;
+            if ev.kind() == Kind::Danmaku {
+                danmaku.entry(ev.room).or_default().insert(ev.id.clone());
+            }
+        }
+        a.duplicate_ids = ids.into_iter().filter(|(_, n)| *n > 1).collect();
+        for room in sim.rooms().iter().map(|r| r.room) {
+            for (kind, n) in truth.counts(room) {
+                a.counts.entry((room, kind)).or_default().0 += n;
+                a.delivered += n;
+            }
+        }
+        // Per-id check of danmaku against the retained truth records.
+        let mut expected: HashMap<u64, BTreeMap<String, i64>> = HashMap::new();
+        for r in truth.events() {
+            if r.conns == 0 || r.dup_of.is_some() || r.conn.is_some() || r.kind != "danmaku" {
+                continue;
+            }
+            if let Some(native) = &r.native_id {
+                expected
+                    .entry(r.room)
+                    .or_default()
+                    .insert(bilipulse_proto::dedup_id(r.room, Some(native), b""), r.ts);
+            }
+        }
+        for (room, want) in &expected {
+            let got = danmaku.get(room);
+            let missing: Vec<(String, i64)> = want
+                .iter()
+                .filter(|(id, _)| !got.is_some_and(|g| g.contains(*id)))
+                .map(|(id, ts)| (id.clone(), *ts))
+                .collect();
+            if !missing.is_empty() {
+                a.missing_danmaku.insert(*room, missing);
+            }
+        }
+        for (room, got) in &danmaku {
+            for id in got {
+                if !expected.get(room).is_some_and(|w| w.contains_key(id)) {
+                    a.unexpected_danmaku.push(id.clone());
+                }
+            }
+        }
+        a
+    }
+
+    /// (room, kind) pairs whose counts differ, as text.
+    pub fn count_mismatches(&self) -> Vec<String> {
+        self.counts
+            .iter()
+            .filter(|(_, (want, got))| want != got)
+            .map(|((room, kind), (want, got))| format!("{room}/{}: truth {want}, stream {got}", kind.as_str()))
+            .collect()
+    }
+
+    /// Asserts that the stream holds every delivered event exactly once.
+    pub fn assert_exactly_once(&self) {
+        assert!(self.delivered > 0, "the simulator delivered nothing: the scenario proves nothing");
+        assert!(self.duplicate_ids.is_empty(), "duplicate ids in BILI_EVENTS: {:?}", first(&self.duplicate_ids));
+        assert!(self.misfiled.is_empty(), "misfiled messages: {:?}", &self.misfiled[..self.misfiled.len().min(5)]);
+        let mism = self.count_mismatches();
+        assert!(mism.is_empty(), "{} (room, kind) counts differ from the truth: {:?}", mism.len(), &mism[..mism.len().min(10)]);
+        assert!(self.missing_danmaku.is_empty(), "danmaku missing: {:?}", first(&self.missing_danmaku));
+        assert!(self.unexpected_danmaku.is_empty(), "danmaku never sent: {:?}", &self.unexpected_danmaku[..self.unexpected_danmaku.len().min(5)]);
+    }
+}
+
+fn first<K: std::fmt::Debug, V: std::fmt::Debug>(m: &BTreeMap<K, V>) -> Vec<String> {
+    m.iter().take(5).map(|(k, v)| format!("{k:?}: {v:?}")).collect()
+}
+
+/// Polls `check` every 100 ms until it returns `Some`, or panics naming `what` after `within`.
+pub async fn eventually<T>(what: &str, within: Duration, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            panic!("timed out after {within:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Like [`eventually`], for checks that explain why they are not yet satisfied; the last
+/// explanation is in the panic message.
+pub async fn converge<T>(what: &str, within: Duration, mut check: impl AsyncFnMut() -> Result<T, String>) -> T {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match check().await {
+            Ok(v) => return v,
+            Err(why) if tokio::time::Instant::now() >= deadline => {
+                panic!("timed out after {within:?} waiting for {what}: {why}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}
+
+/// Who owns which room at steady state.
+pub type Assignment = BTreeMap<u64, String>;
+
+/// Steady state: the members are exactly `ingesters`; every desired room is connected by the
+/// owner rendezvous hashing gives it (per the status stream, as `bilipulse rooms ls` shows it),
+/// has exactly one open connection at the simulator, and each ingester runs exactly its rooms
+/// with no hand-over pending (per its metrics).
+pub async fn steady_state(world: &World, ingesters: &[&Ingester]) -> Result<Assignment, String> {
+    let members = world.members().await?;
+    let want: BTreeSet<&str> = ingesters.iter().map(|i| i.id.as_str()).collect();
+    let have: BTreeSet<&str> = members.keys().map(String::as_str).collect();
+    if want != have {
+        return Err(format!("members {have:?}, want {want:?}"));
+    }
+    if let Some(m) = members.values().find(|m| m.draining) {
+        return Err(format!("{} is draining", m.id));
+    }
+    let candidates: Vec<Candidate> = members
+        .values()
+        .map(|m| Candidate { id: m.id.clone(), capacity: m.capacity as usize })
+        .collect();
+    let rows = world.rows().await?;
+    let map = ShardMap::compute(rows.iter().map(|r| r.room), &candidates);
+    let mut assignment = Assignment::new();
+    for r in &rows {
+        let owner = map.owner(r.room).ok_or_else(|| format!("room {} unplaced", r.room))?;
+        if r.owner.as_deref() != Some(owner) || r.state != "connected" {
+            return Err(format!("room {}: {:?} {} (want {owner} connected)", r.room, r.owner, r.state));
+        }
+        assignment.insert(r.room, owner.to_owned());
+    }
+    let open = world.open_connections();
+    for r in &rows {
+        let n = open.get(&r.room).copied().unwrap_or(0);
+        if n != 1 {
+            return Err(format!("room {} has {n} open connections at the simulator", r.room));
+        }
+    }
+    if open.len() != rows.len() {
+        return Err(format!("the simulator has connections to {} rooms, {} desired", open.len(), rows.len()));
+    }
+    for i in ingesters {
+        let m = i.metrics().await?;
+        let owned = m.get("bilipulse_ingester_rooms_owned") as usize;
+        let handing = m.get("bilipulse_ingester_rooms_handing_over") as usize;
+        let mine = map.rooms_of(&i.id).count();
+        if owned != mine || handing != 0 {
+            return Err(format!("{} runs {owned} rooms (+{handing} handing over), should run {mine}", i.id));
+        }
+    }
+    Ok(assignment)
+}
+
+/// A `bilipulse-ingester` process.
+pub struct Ingester {
+    /// Its `--id`.
+    pub id: String,
+    /// Its admin listener.
+    pub admin: SocketAddr,
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+impl Ingester {
+    fn spawn(world: &World, id: &str, overrides: &[(&str, &str)]) -> Ingester {
+        let admin = SocketAddr::from(([127, 0, 0, 1], bilipulse_testkit::nats::free_port()));
+        let base = world.sim.http_base().to_string();
+        let mut flags: BTreeMap<&str, String> = BTreeMap::new();
+        flags.insert("--id", id.to_owned());
+        flags.insert("--nats-url", world.nats.url());
+        flags.insert("--admin-addr", admin.to_string());
+        flags.insert("--log", "info".into());
+        flags.insert("--bili-api-base", base.clone());
+        flags.insert("--bili-live-base", base);
+        flags.insert("--bili-ws-scheme", "ws".into());
+        flags.insert("--bili-http-interval", "2ms".into());
+        flags.insert("--bili-cookie-file", world.dir.path().join("sessdata").display().to_string());
+        flags.insert("--bili-uid", UID.to_string());
+        flags.insert("--member-ttl", format!("{}s", MEMBER_TTL.as_secs()));
+        flags.insert("--status-interval", "1s".into());
+        flags.insert("--handover-timeout", "10s".into());
+        for (k, v) in overrides {
+            flags.insert(k, (*v).to_owned());
+        }
+        let log = world.dir.path().join(format!("{id}.log"));
+        let out = std::fs::OpenOptions::new().create(true).append(true).open(&log).expect("log file");
+        let err = out.try_clone().expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_bilipulse-ingester"))
+            .args(flags.iter().flat_map(|(k, v)| [(*k).to_owned(), v.clone()]))
+            .env_clear()
+            .env("RUST_BACKTRACE", "1")
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .expect("bilipulse-ingester starts");
+        Ingester { id: id.to_owned(), admin, child: Some(child), log }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(Child::id).expect("process running")
+    }
+
+    /// Sends SIGTERM, as Kubernetes does on scale-down.
+    pub fn sigterm(&self) {
+        let ok = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .expect("kill runs")
+            .success();
+        assert!(ok, "kill -TERM {} failed", self.pid());
+    }
+
+    /// Sends SIGKILL (no clean-up at all) and reaps the process.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().expect("SIGKILL");
+            c.wait().expect("reap");
+        }
+    }
+
+    /// Waits for the process to exit, at most `within`.
+    pub async fn wait_exit(&mut self, within: Duration) -> ExitStatus {
+        let child = self.child.as_mut().expect("process running");
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                self.child = None;
+                return status;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                panic!("{} did not exit within {within:?}; log:\n{}", self.id, self.log_tail());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The last lines of its log, for failure messages.
+    pub fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+
+    /// Its whole log.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Its `/metrics`.
+    pub async fn metrics(&self) -> Result<Metrics, String> {
+        let body = http_get(self.admin, "/metrics").await?;
+        Ok(Metrics::parse(&body))
+    }
+}
+
+impl Drop for Ingester {
+    fn drop(&mut self) {
+        self.kill9();
+        // A failed scenario shows what each ingester was doing.
+        if std::thread::panicking() {
+            eprintln!("--- log of {} (last lines) ---\n{}", self.id, self.log_tail());
+        }
+    }
+}
+
+/// Parsed OpenMetrics text: series (name plus labels, as printed) → value.
+#[derive(Debug, Clone, Default)]
+pub struct Metrics(pub HashMap<String, f64>);
+
+impl Metrics {
+    fn parse(text: &str) -> Metrics {
+        let mut m = HashMap::new();
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            if let Some((series, value)) = line.rsplit_once(' ')
+                && let Ok(v) = value.parse::<f64>()
+            {
+                m.insert(series.to_owned(), v);
+            }
+        }
+        Metrics(m)
+    }
+
+    /// The value of `series` (0 when absent, as Prometheus treats a missing counter).
+    pub fn get(&self, series: &str) -> f64 {
+        self.0.get(series).copied().unwrap_or(0.0)
+    }
+}
+
+/// A minimal HTTP/1.0 GET on 127.0.0.1, returning the body of a 200.
+async fn http_get(addr: SocketAddr, path: &str) -> Result<String, String> {
+    let io = async {
+        let mut s = tokio::net::TcpStream::connect(addr).await?;
+        s.write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").as_bytes()).await?;
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).await?;
+        Ok::<_, std::io::Error>(buf)
+    };
+    let buf = tokio::time::timeout(Duration::from_secs(5), io)
+        .await
+        .map_err(|_| format!("GET {path} on {addr} timed out"))?
+        .map_err(|e| format!("GET {path} on {addr}: {e}"))?;
+    let text = String::from_utf8_lossy(&buf);
+    let (head, body) = text.split_once("\r\n\r\n").ok_or("no HTTP header")?;
+    if !head.starts_with("HTTP/1.1 200") && !head.starts_with("HTTP/1.0 200") {
+        return Err(format!("GET {path}: {}", head.lines().next().unwrap_or("")));
+    }
+    Ok(body.to_owned())
+}
