@@ -93,7 +93,7 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
     )
     .await?;
     if args.count {
-        println!("{}", serde_json::to_string(&report)?);
+        writeln!(std::io::stdout(), "{}", serde_json::to_string(&report)?)?;
     }
     Ok(ExitCode::SUCCESS)
 }
