@@ -33,6 +33,7 @@ die() {
     exit 1
 }
 in_ci() { [[ -n "${CI:-}" && "${CI}" != "false" && "${CI}" != "0" ]]; }
+indent() { sed 's/^/    /' >&2; }
 
 # The machine's kubectl, else the one deploy/install-tools.sh installs where there is none.
 if command -v kubectl >/dev/null 2>&1; then
@@ -186,13 +187,13 @@ for dir in "${dirs[@]}"; do
     err="$work/stderr"
     if ! "$KUBECTL" kustomize "$dir" >"$out" 2>"$err"; then
         log "FAIL $rel: kubectl kustomize failed:"
-        sed 's/^/    /' "$err" >&2
+        indent <"$err"
         failed=1
         continue
     fi
     if [[ -s "$err" ]]; then
         log "FAIL $rel: kubectl kustomize warned (treated as an error):"
-        sed 's/^/    /' "$err" >&2
+        indent <"$err"
         failed=1
         continue
     fi
@@ -201,13 +202,13 @@ for dir in "${dirs[@]}"; do
     if ! report="$("$VALIDATE" --strict -k "$K8S_VERSION" - <"$out" 2>&1)" ||
         grep -qv ' passed for resource ' <<<"$report"; then
         log "FAIL $rel: schema validation against Kubernetes $K8S_VERSION:"
-        sed 's/^/    /' <<<"$report" >&2
+        indent <<<"$report"
         failed=1
         continue
     fi
     if ! refs="$(check_refs "$out" 2>&1)"; then
         log "FAIL $rel: references:"
-        sed 's/^/    /' <<<"$refs" >&2
+        indent <<<"$refs"
         failed=1
         continue
     fi

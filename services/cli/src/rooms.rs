@@ -26,6 +26,10 @@ pub struct RoomsArgs {
     /// How to reach NATS.
     #[command(flatten)]
     pub nats: NatsConfig,
+
+    /// Replicas and retention, used only if the `bili_rooms` bucket does not exist yet.
+    #[command(flatten)]
+    pub streams: StreamOverrides,
 }
 
 /// The `rooms` subcommands.
@@ -92,7 +96,12 @@ pub struct RoomRow {
 pub async fn run(args: RoomsArgs) -> anyhow::Result<ExitCode> {
     let client = bus::connect(&args.nats, "bilipulse-cli").await?;
     let js = bus::jetstream(client);
-    let store = bus::ensure_bucket(&js, &streams::ROOMS, &StreamOverrides::default()).await?;
+    // An existing bucket is used as it is: its replicas are the deployment's choice, and a CLI
+    // run without the deployment's flags must not change them.
+    let store = match js.get_key_value(streams::ROOMS.bucket).await {
+        Ok(store) => store,
+        Err(_) => bus::ensure_bucket(&js, &streams::ROOMS, &args.streams).await?,
+    };
     let mut out = std::io::stdout().lock();
     let mut err = std::io::stderr().lock();
     match args.command {

@@ -53,6 +53,12 @@ pub struct Config {
     /// report connected sooner; also bounds the hand-over at shutdown.
     #[arg(long, env = "BILIPULSE_HANDOVER_TIMEOUT", default_value = "15s", value_parser = parse_duration, help_heading = "Ingester")]
     pub handover_timeout: Duration,
+
+    /// How long a handed-over room keeps running here after its new owner reported connected,
+    /// so that what Bilibili sent to the old connection just before the new one was in place
+    /// is still read. JetStream drops the overlap's duplicates.
+    #[arg(long, env = "BILIPULSE_HANDOVER_OVERLAP", default_value = "2s", value_parser = parse_duration, help_heading = "Ingester")]
+    pub handover_overlap: Duration,
 }
 
 impl Config {

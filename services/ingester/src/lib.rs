@@ -126,6 +126,7 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), IngesterError
             id: id.clone(),
             capacity: config.max_rooms as usize,
             handover_timeout: config.handover_timeout,
+            handover_overlap: config.handover_overlap,
         },
         shared,
     );

@@ -32,6 +32,14 @@ pub enum ConnLabel {
     Disconnected,
 }
 
+/// Label for the drop counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ClassLabel {
+    /// `event`, `raw` or `status` ([`crate::publish::MessageClass`]): a dropped event is lost
+    /// data, a dropped status is superseded by the next one.
+    pub class: &'static str,
+}
+
 /// Label for resolve errors.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CodeLabel {
@@ -68,8 +76,8 @@ pub struct Metrics {
     pub buffer_messages: Gauge,
     /// Bytes waiting in the buffer.
     pub buffer_bytes: Gauge,
-    /// Messages dropped because the buffer was full (NATS slow or down).
-    pub dropped: Counter,
+    /// Messages dropped because the buffer was full (NATS slow or down), by class.
+    pub dropped: Family<ClassLabel, Counter>,
     /// Publish attempts that failed and were retried.
     pub publish_retries: Counter,
     /// Reconnects to Bilibili.
@@ -97,7 +105,7 @@ impl Metrics {
             inflight_acks: Gauge::default(),
             buffer_messages: Gauge::default(),
             buffer_bytes: Gauge::default(),
-            dropped: Counter::default(),
+            dropped: Family::default(),
             publish_retries: Counter::default(),
             reconnects: Counter::default(),
             resolve_errors: Family::default(),
@@ -117,7 +125,7 @@ impl Metrics {
         r.register("inflight_acks", "Publishes awaiting their ack", m.inflight_acks.clone());
         r.register("buffer_messages", "Messages waiting to be published", m.buffer_messages.clone());
         r.register("buffer_bytes", "Bytes waiting to be published", m.buffer_bytes.clone());
-        r.register("dropped", "Messages dropped because the buffer was full", m.dropped.clone());
+        r.register("dropped", "Messages dropped because the buffer was full, by class", m.dropped.clone());
         r.register("publish_retries", "Publishes retried after a failure", m.publish_retries.clone());
         r.register("reconnects", "Reconnects to Bilibili", m.reconnects.clone());
         r.register("resolve_errors", "Resolve errors by code", m.resolve_errors.clone());

@@ -3,8 +3,10 @@
 //! Whenever the desired rooms or the live members change, every ingester recomputes the same
 //! [`ShardMap`]. Rooms newly assigned here start at once. A room assigned elsewhere keeps running
 //! here until its new owner reports `connected` on `bili.status.<room>` (or a deadline passes),
-//! so there is no gap; the overlap's duplicates share their `Nats-Msg-Id`s and JetStream keeps
-//! one copy. A room removed from `bili_rooms` stops at once.
+//! and then for a short overlap more: Bilibili may still be writing to the old connection what
+//! it sent just before the new one was in place, and closing at once would lose that. The
+//! overlap's duplicates share their `Nats-Msg-Id`s and JetStream keeps one copy. A room removed
+//! from `bili_rooms` stops at once.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::bucket::Snapshot;
 use crate::membership::now_ms;
-use crate::publish::Outgoing;
+use crate::publish::{MessageClass, Outgoing};
 use crate::room::{self, Shared};
 use crate::shard::{Candidate, ShardMap};
 
@@ -41,13 +43,24 @@ pub struct OwnerConfig {
     /// Longest a room keeps running here after it was assigned elsewhere without the new
     /// owner reporting in.
     pub handover_timeout: Duration,
+    /// How long a room keeps running here after its new owner reported connected.
+    pub handover_overlap: Duration,
 }
 
 struct Running {
     cancel: CancellationToken,
     task: JoinHandle<()>,
-    /// Set while handing over: to whom (None: nobody can take it) and since when.
-    handover: Option<(Option<String>, Instant)>,
+    /// Set while handing over.
+    handover: Option<Handover>,
+}
+
+struct Handover {
+    /// The new owner (None: nobody can take it).
+    to: Option<String>,
+    /// When the hand-over began.
+    since: Instant,
+    /// When the new owner reported connected.
+    confirmed: Option<Instant>,
 }
 
 /// The reconciler's state.
@@ -91,30 +104,38 @@ impl Owner {
         mut connected: mpsc::Receiver<Connected>,
         mut draining: watch::Receiver<bool>,
     ) {
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        let mut ticks: u64 = 0;
+        // Fine enough to end overlaps on time, cheap enough for thousands of rooms.
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        let mut last_unplaced_report = Instant::now();
         let mut drain_deadline: Option<Instant> = None;
+        // Reconciling hashes every room, so it runs only when an input changed, not for each
+        // of the many status confirmations.
+        let mut dirty = true;
         loop {
             tokio::select! {
-                r = rooms.changed() => if r.is_err() { break },
-                r = members.changed() => if r.is_err() { break },
+                r = rooms.changed() => if r.is_err() { break } else { dirty = true },
+                r = members.changed() => if r.is_err() { break } else { dirty = true },
                 Some(c) = connected.recv() => self.on_connected(c),
                 r = draining.changed() => {
                     if r.is_err() || *draining.borrow() {
                         self.draining = true;
+                        dirty = true;
                         drain_deadline.get_or_insert(Instant::now() + self.config.handover_timeout);
                     }
                 }
                 _ = tick.tick() => {
-                    ticks += 1;
-                    self.expire_handovers();
-                    let interval_ticks = self.shared.status_interval.as_secs().max(1);
-                    if ticks.is_multiple_of(interval_ticks) {
+                    self.end_handovers();
+                    if last_unplaced_report.elapsed() >= self.shared.status_interval {
+                        last_unplaced_report = Instant::now();
                         self.report_unplaced(&members.borrow());
                     }
                 }
             }
-            self.reconcile(&rooms.borrow().clone(), &members.borrow().clone());
+            if dirty {
+                let rooms = rooms.borrow_and_update().clone();
+                let members = members.borrow_and_update().clone();
+                dirty = !self.reconcile(&rooms, &members);
+            }
             if self.draining {
                 if self.running.is_empty() {
                     break;
@@ -152,9 +173,17 @@ impl Owner {
     }
 
     /// Starts, hands over and stops rooms so that this ingester runs what the map gives it.
-    pub fn reconcile(&mut self, rooms: &Snapshot<u64, RoomConfig>, members: &Snapshot<String, Member>) {
+    /// Returns false when the snapshots cannot be acted on yet (nothing was changed).
+    pub fn reconcile(&mut self, rooms: &Snapshot<u64, RoomConfig>, members: &Snapshot<String, Member>) -> bool {
         if !rooms.complete || !members.complete {
-            return;
+            return false;
+        }
+        if !self.draining && !members.entries.contains_key(&self.config.id) {
+            // Our own key is gone: it expired while NATS was unreachable (the server expires
+            // it on restart) and renewal is about to put it back. Acting on this view would
+            // hand every room away, or stop them all when every key expired together.
+            tracing::debug!("own membership key missing; keeping the rooms as they are");
+            return false;
         }
         let live = self.live_members(members);
         self.map = ShardMap::compute(rooms.entries.keys().copied(), &live);
@@ -188,37 +217,43 @@ impl Owner {
             }
             let r = self.running.get_mut(&room).expect("listed above");
             match &r.handover {
-                Some((to, _)) if *to == owner => {}
+                Some(h) if h.to == owner => {}
                 _ => {
                     tracing::info!(room, to = ?owner, "handing room over; running until the new owner reports connected");
-                    r.handover = Some((owner, Instant::now()));
+                    r.handover = Some(Handover { to: owner, since: Instant::now(), confirmed: None });
                 }
             }
         }
         self.update_gauges();
+        true
     }
 
     fn on_connected(&mut self, c: Connected) {
-        let done = self.running.get(&c.room).is_some_and(|r| {
-            matches!(&r.handover, Some((Some(to), _)) if *to == c.src)
-        });
-        if done {
-            tracing::info!(room = c.room, to = %c.src, "new owner connected; handing over");
-            self.stop(c.room);
-            self.update_gauges();
+        let Some(h) = self.running.get_mut(&c.room).and_then(|r| r.handover.as_mut()) else {
+            return;
+        };
+        if h.confirmed.is_none() && h.to.as_deref() == Some(c.src.as_str()) {
+            tracing::info!(room = c.room, to = %c.src, overlap = ?self.config.handover_overlap, "new owner connected; handing over after the overlap");
+            h.confirmed = Some(Instant::now());
         }
     }
 
-    fn expire_handovers(&mut self) {
-        let timeout = self.config.handover_timeout;
-        let expired: Vec<u64> = self
-            .running
-            .iter()
-            .filter(|(_, r)| r.handover.as_ref().is_some_and(|(_, since)| since.elapsed() >= timeout))
-            .map(|(room, _)| *room)
-            .collect();
-        for room in expired {
-            tracing::warn!(room, "new owner did not report connected in time; stopping anyway");
+    /// Stops the rooms whose overlap is over, and those whose new owner never reported in.
+    fn end_handovers(&mut self) {
+        let (timeout, overlap) = (self.config.handover_timeout, self.config.handover_overlap);
+        let mut done = Vec::new();
+        for (room, r) in &self.running {
+            let Some(h) = &r.handover else { continue };
+            match h.confirmed {
+                Some(at) if at.elapsed() >= overlap => done.push((*room, true)),
+                None if h.since.elapsed() >= timeout => done.push((*room, false)),
+                _ => {}
+            }
+        }
+        for (room, confirmed) in done {
+            if !confirmed {
+                tracing::warn!(room, "new owner did not report connected in time; stopping anyway");
+            }
             self.stop(room);
         }
         self.update_gauges();
@@ -272,6 +307,7 @@ impl Owner {
             if let Ok(p) = bilipulse_proto::encode(&status) {
                 self.shared.publisher.push(Outgoing {
                     subject: subject::status(room),
+                    class: MessageClass::Status,
                     payload: p.into(),
                     msg_id: None,
                     headers: None,

@@ -21,7 +21,7 @@ use bytes::Bytes;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::metrics::Metrics;
+use crate::metrics::{ClassLabel, Metrics};
 
 /// Per-room publish accounting, shared between the room task (which reports it in status) and
 /// the publisher (which updates it on ack or drop).
@@ -35,11 +35,35 @@ pub struct RoomCounters {
     pub lost: AtomicU64,
 }
 
+/// What a message is. Drops are counted per class, since only events are data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageClass {
+    /// A normalised event (`bili.event.…`).
+    Event,
+    /// A raw command body (`bili.raw.…`).
+    Raw,
+    /// A coverage report (`bili.status.…`).
+    Status,
+}
+
+impl MessageClass {
+    /// The metric label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageClass::Event => "event",
+            MessageClass::Raw => "raw",
+            MessageClass::Status => "status",
+        }
+    }
+}
+
 /// One message to publish.
 #[derive(Debug)]
 pub struct Outgoing {
     /// Subject.
     pub subject: String,
+    /// What it is.
+    pub class: MessageClass,
     /// Encoded payload.
     pub payload: Bytes,
     /// `Nats-Msg-Id`, for JetStream deduplication.
@@ -119,7 +143,10 @@ impl Publisher {
                 if let Some(c) = &msg.counters {
                     c.lost.fetch_add(1, Ordering::Relaxed);
                 }
-                self.metrics.dropped.inc();
+                self.metrics
+                    .dropped
+                    .get_or_create(&ClassLabel { class: msg.class.as_str() })
+                    .inc();
                 return false;
             }
             q.bytes += size;

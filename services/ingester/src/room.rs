@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::membership::now_ms;
 use crate::metrics::{ConnLabel, KindLabel, Metrics, StateLabel};
-use crate::publish::{Outgoing, Publisher, RoomCounters};
+use crate::publish::{MessageClass, Outgoing, Publisher, RoomCounters};
 
 /// What every room task shares.
 pub struct Shared {
@@ -146,6 +146,7 @@ impl<'a> Observed<'a> {
         // The raw body first: whatever happens below, it is kept for re-parsing.
         shared.publisher.push(Outgoing {
             subject: subject::raw(room),
+            class: MessageClass::Raw,
             msg_id: Some(dedup_id(room, None, &body)),
             payload: body.clone(),
             headers: None,
@@ -183,6 +184,7 @@ impl<'a> Observed<'a> {
             };
             shared.publisher.push(Outgoing {
                 subject: subject::event(room, kind),
+                class: MessageClass::Event,
                 payload,
                 msg_id: Some(ev.id),
                 headers: None,
@@ -234,6 +236,7 @@ impl<'a> Observed<'a> {
             Ok(p) => {
                 self.shared.publisher.push(Outgoing {
                     subject: subject::status(self.status.room),
+                    class: MessageClass::Status,
                     payload: p.into(),
                     msg_id: None,
                     headers: None,

@@ -1,0 +1,132 @@
+//! NATS goes away for ten seconds while Bilibili keeps talking. The ingesters keep reading and
+//! buffer; after the restart the buffer is published in order and nothing is lost. With a
+//! buffer too small for the outage, what does not fit is dropped, and the loss each room's
+//! status reports is exactly what BILI_EVENTS lacks.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use common::*;
+
+/// How long NATS stays down.
+const OUTAGE: Duration = Duration::from_secs(10);
+
+/// Kills NATS, keeps it down for [`OUTAGE`], restarts it on the same port with the same store.
+/// Returns (down at, up at), Unix ms. Before the restart, each ingester must hold a backlog:
+/// proof that it kept reading Bilibili.
+async fn outage(world: &mut World, ingesters: &[&Ingester]) -> (i64, i64) {
+    let down = now_ms();
+    world.nats.kill();
+    // The outage itself is the scenario, not a wait for something.
+    tokio::time::sleep(OUTAGE).await;
+    for i in ingesters {
+        let m = i.metrics().await.expect("metrics during the outage");
+        let buffered = m.get("bilipulse_ingester_buffer_messages") + m.sum("bilipulse_ingester_dropped_total");
+        assert!(buffered > 0.0, "{} holds nothing after {OUTAGE:?} without NATS", i.id);
+    }
+    tokio::task::block_in_place(|| world.nats.restart());
+    (down, now_ms())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ten_second_nats_outage_loses_nothing_within_the_buffer() {
+    let Some(mut world) = World::start(&rooms(60, 4.0)).await else { return };
+    let all_rooms = world.sim_rooms();
+    world.add_rooms(&all_rooms).await;
+    let ingesters: Vec<Ingester> = (0..2).map(|i| world.ingester(&format!("ing-{i}"), &[])).collect();
+    converge("steady state", DEADLINE, async || steady_state(&world, &refs(&ingesters)).await).await;
+    more_events(&world, 300).await;
+
+    let (down, up) = outage(&mut world, &refs(&ingesters)).await;
+    converge("steady state after the restart", DEADLINE, async || steady_state(&world, &refs(&ingesters)).await).await;
+    more_events(&world, 300).await;
+
+    // Bilibili was read throughout: no room was ever without a connection.
+    let gaps = world.coverage_gaps(&all_rooms.iter().copied().collect());
+    assert!(gaps.is_empty(), "rooms disconnected during the NATS outage: {gaps:?}");
+    world.quiesce(&refs(&ingesters)).await;
+    let mut retries = 0.0;
+    for i in &ingesters {
+        let m = i.metrics().await.expect("metrics");
+        assert_eq!(m.sum("bilipulse_ingester_dropped_total"), 0.0, "{} dropped messages", i.id);
+        retries += m.get("bilipulse_ingester_publish_retries_total");
+    }
+    assert!(retries > 0.0, "no publish was retried: the outage went unnoticed");
+    let audit = world.audit().await;
+    let buffered = world.stored_events().await.iter().filter(|s| (down..up).contains(&s.ev.recv)).count();
+    assert!(buffered > 0, "nothing read during the outage was published after it");
+    eprintln!(
+        "outage: {buffered} events read during the outage published after it; BILI_EVENTS {} messages, truth delivered {}",
+        audit.messages, audit.delivered
+    );
+    audit.assert_exactly_once();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_buffer_bound_the_reported_loss_is_exactly_what_is_missing() {
+    let Some(mut world) = World::start(&rooms(60, 4.0)).await else { return };
+    let all_rooms = world.sim_rooms();
+    world.add_rooms(&all_rooms).await;
+    // 1 MiB holds a few seconds of this traffic, not ten.
+    let ingesters = vec![world.ingester("ing-0", &[("--buffer-mib", "1"), ("--max-inflight", "64")])];
+    converge("steady state", DEADLINE, async || steady_state(&world, &refs(&ingesters)).await).await;
+    more_events(&world, 300).await;
+
+    let (down, up) = outage(&mut world, &refs(&ingesters)).await;
+    converge("steady state after the restart", DEADLINE, async || steady_state(&world, &refs(&ingesters)).await).await;
+    let recovered = now_ms();
+    more_events(&world, 300).await;
+    world.quiesce(&refs(&ingesters)).await;
+
+    let audit = world.audit().await;
+    let missing = audit.missing_per_room();
+    let total_missing: u64 = missing.values().sum();
+    assert!(total_missing > 0, "nothing was lost: the buffer bound was never reached");
+    let stored = world.stored_events().await;
+    let buffered = stored.iter().filter(|s| (down..up).contains(&s.ev.recv)).count();
+    assert!(buffered > 0, "nothing read during the outage was published after it");
+    // Everything outside the outage arrived exactly once; what is missing was sent during it.
+    let window: BTreeMap<u64, Vec<(i64, i64)>> = all_rooms.iter().map(|r| (*r, vec![(down - 1000, recovered + 1000)])).collect();
+    audit.assert_exactly_once_outside(&window, &world.sim.truth().events());
+
+    // The loss is reported, per room, in the status stream (a status published after the
+    // buffer drained carries the final count) …
+    let reported = converge("statuses reporting the final loss", DEADLINE, async || {
+        let rows = world.rows().await?;
+        let lost: BTreeMap<u64, u64> = rows.iter().map(|r| (r.room, r.events_lost)).collect();
+        let want: BTreeMap<u64, u64> = all_rooms.iter().map(|r| (*r, missing.get(r).copied().unwrap_or(0))).collect();
+        if lost != want {
+            let diff: Vec<_> = want.iter().filter(|(r, n)| lost.get(r) != Some(n)).take(5).collect();
+            return Err(format!("status events_lost differs from what is missing (room, missing): {diff:?}"));
+        }
+        Ok(lost.values().sum::<u64>())
+    })
+    .await;
+    // … and in the metrics.
+    let m = ingesters[0].metrics().await.expect("metrics");
+    let dropped = m.get(r#"bilipulse_ingester_dropped_total{class="event"}"#);
+    assert_eq!(dropped, reported as f64, "metric dropped{{class=event}}");
+
+    // Order: what was buffered went out in the order it was read.
+    let mut last: BTreeMap<u64, i64> = BTreeMap::new();
+    let mut out_of_order = BTreeSet::new();
+    for s in &stored {
+        let prev = last.insert(s.ev.room, s.ev.recv).unwrap_or(i64::MIN);
+        if s.ev.recv < prev {
+            out_of_order.insert(s.ev.room);
+        }
+    }
+    assert!(out_of_order.is_empty(), "rooms published out of receive order: {out_of_order:?}");
+    eprintln!(
+        "tiny buffer: outage {} ms, recovered {} ms after the restart; {buffered} events read during the outage \
+         published after it; {reported} events lost and reported (metric: {dropped} events, {} messages in all); BILI_EVENTS {} messages, \
+         truth delivered {}",
+        up - down,
+        recovered - up,
+        m.sum("bilipulse_ingester_dropped_total"),
+        audit.messages,
+        audit.delivered
+    );
+}
