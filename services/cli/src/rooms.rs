@@ -22,7 +22,11 @@ pub struct RoomsArgs {
     /// What to do.
     #[command(subcommand)]
     pub command: RoomsCommand,
+}
 
+/// Where the rooms live; every `rooms` subcommand takes these flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BusArgs {
     /// How to reach NATS.
     #[command(flatten)]
     pub nats: NatsConfig,
@@ -49,19 +53,38 @@ pub enum RoomsCommand {
         /// How to reach Bilibili for resolving short ids.
         #[command(flatten)]
         bilibili: Box<BilibiliArgs>,
+        /// Where the rooms live.
+        #[command(flatten)]
+        bus: BusArgs,
     },
     /// Stop observing rooms (real ids or the short ids they were added by).
     Rm {
         /// Room ids.
         #[arg(required = true, value_name = "ID")]
         ids: Vec<u64>,
+        /// Where the rooms live.
+        #[command(flatten)]
+        bus: BusArgs,
     },
     /// List the desired rooms with their owner, connection state and freshness.
     Ls {
         /// One JSON object per line instead of a table.
         #[arg(long)]
         json: bool,
+        /// Where the rooms live.
+        #[command(flatten)]
+        bus: BusArgs,
     },
+}
+
+impl RoomsCommand {
+    fn bus(&self) -> &BusArgs {
+        match self {
+            RoomsCommand::Add { bus, .. }
+            | RoomsCommand::Rm { bus, .. }
+            | RoomsCommand::Ls { bus, .. } => bus,
+        }
+    }
 }
 
 /// One row of `rooms ls`.
@@ -94,13 +117,14 @@ pub struct RoomRow {
 
 /// Runs a `rooms` subcommand.
 pub async fn run(args: RoomsArgs) -> anyhow::Result<ExitCode> {
-    let client = bus::connect(&args.nats, "bilipulse-cli").await?;
+    let bus_args = args.command.bus().clone();
+    let client = bus::connect(&bus_args.nats, "bilipulse-cli").await?;
     let js = bus::jetstream(client);
     // An existing bucket is used as it is: its replicas are the deployment's choice, and a CLI
     // run without the deployment's flags must not change them.
     let store = match js.get_key_value(streams::ROOMS.bucket).await {
         Ok(store) => store,
-        Err(_) => bus::ensure_bucket(&js, &streams::ROOMS, &args.streams).await?,
+        Err(_) => bus::ensure_bucket(&js, &streams::ROOMS, &bus_args.streams).await?,
     };
     let mut out = std::io::stdout().lock();
     let mut err = std::io::stderr().lock();
@@ -110,6 +134,7 @@ pub async fn run(args: RoomsArgs) -> anyhow::Result<ExitCode> {
             label,
             no_resolve,
             bilibili,
+            ..
         } => {
             let resolver = if no_resolve {
                 None
@@ -146,7 +171,7 @@ pub async fn run(args: RoomsArgs) -> anyhow::Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
-        RoomsCommand::Rm { ids } => {
+        RoomsCommand::Rm { ids, .. } => {
             let rooms = list(&store, &mut err).await?;
             let mut ok = true;
             for id in ids {
@@ -174,7 +199,7 @@ pub async fn run(args: RoomsArgs) -> anyhow::Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
-        RoomsCommand::Ls { json } => {
+        RoomsCommand::Ls { json, .. } => {
             let rows = rows(&js, &store, &mut err).await?;
             if json {
                 for r in &rows {
