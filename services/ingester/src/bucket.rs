@@ -112,7 +112,10 @@ where
 {
     // `watch_all` would deliver only changes from now on; the mirror needs the current value of
     // every key first (last per subject), then the changes.
-    let mut watch = store.watch_with_history(">").await.map_err(|e| e.to_string())?;
+    let mut watch = store
+        .watch_with_history(">")
+        .await
+        .map_err(|e| e.to_string())?;
     // An empty bucket delivers nothing, so "caught up" cannot come from the watch alone.
     let empty = store.status().await.map_err(|e| e.to_string())?.values() == 0;
     let mut snap: Snapshot<K, V> = Snapshot {
@@ -163,11 +166,24 @@ mod tests {
 
     #[test]
     fn room_keys_must_be_canonical_and_match_the_value() {
-        let v = bilipulse_proto::encode(&RoomConfig { v: 1, room: 5269, ..Default::default() }).unwrap();
+        let v = bilipulse_proto::encode(&RoomConfig {
+            v: 1,
+            room: 5269,
+            ..Default::default()
+        })
+        .unwrap();
         assert_eq!(decode_room("5269", &v).unwrap().0, 5269);
         assert!(decode_room("05269", &v).is_err());
         assert!(decode_room("abc", &v).is_err());
-        assert!(decode_room("865138", &v).unwrap_err().contains("names room 5269"));
-        assert!(decode_room("5269", b"\xc1garbage").unwrap_err().starts_with("value"));
+        assert!(
+            decode_room("865138", &v)
+                .unwrap_err()
+                .contains("names room 5269")
+        );
+        assert!(
+            decode_room("5269", b"\xc1garbage")
+                .unwrap_err()
+                .starts_with("value")
+        );
     }
 }

@@ -28,16 +28,31 @@ pub struct Config {
 
     /// Most rooms this ingester connects to; rooms beyond every replica's capacity are
     /// reported as unplaced.
-    #[arg(long, env = "BILIPULSE_MAX_ROOMS", default_value_t = 1000, help_heading = "Ingester")]
+    #[arg(
+        long,
+        env = "BILIPULSE_MAX_ROOMS",
+        default_value_t = 1000,
+        help_heading = "Ingester"
+    )]
     pub max_rooms: u32,
 
     /// Bound of the publish buffer that absorbs NATS outages, in MiB. Past it new events are
     /// dropped and counted (status `events_lost`, metric `dropped`).
-    #[arg(long, env = "BILIPULSE_BUFFER_MIB", default_value_t = 256, help_heading = "Ingester")]
+    #[arg(
+        long,
+        env = "BILIPULSE_BUFFER_MIB",
+        default_value_t = 256,
+        help_heading = "Ingester"
+    )]
     pub buffer_mib: usize,
 
     /// Publishes awaiting their JetStream ack at once.
-    #[arg(long, env = "BILIPULSE_MAX_INFLIGHT", default_value_t = 2048, help_heading = "Ingester")]
+    #[arg(
+        long,
+        env = "BILIPULSE_MAX_INFLIGHT",
+        default_value_t = 2048,
+        help_heading = "Ingester"
+    )]
     pub max_inflight: usize,
 
     /// How often each room's status is published when nothing changes.

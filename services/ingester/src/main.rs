@@ -6,7 +6,8 @@ async fn main() -> anyhow::Result<()> {
     bilipulse_runtime::telemetry::install_crypto_provider();
     let config = bilipulse_ingester::Config::parse();
     let _telemetry = bilipulse_runtime::telemetry::init("bilipulse-ingester", &config.runtime.log)?;
-    let shutdown = bilipulse_runtime::shutdown::Shutdown::on_signals().context("installing signal handlers")?;
+    let shutdown = bilipulse_runtime::shutdown::Shutdown::on_signals()
+        .context("installing signal handlers")?;
     bilipulse_ingester::run(config, shutdown).await?;
     Ok(())
 }

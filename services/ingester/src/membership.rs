@@ -43,8 +43,19 @@ pub struct Membership {
 
 impl Membership {
     /// Writes the key (taking over a leftover key of a previous incarnation with the same id).
-    pub async fn join(js: jetstream::Context, kv: kv::Store, me: Member, ttl: Duration) -> Result<Membership, MembershipError> {
-        let mut m = Membership { js, kv, me, ttl, revision: 0 };
+    pub async fn join(
+        js: jetstream::Context,
+        kv: kv::Store,
+        me: Member,
+        ttl: Duration,
+    ) -> Result<Membership, MembershipError> {
+        let mut m = Membership {
+            js,
+            kv,
+            me,
+            ttl,
+            revision: 0,
+        };
         m.write().await?;
         Ok(m)
     }
@@ -81,7 +92,11 @@ impl Membership {
             .payload(value.clone())
             .ttl(self.ttl)
             .expected_last_subject_sequence(self.revision);
-        let ack = self.js.send_publish(subject, publish).await.map_err(|e| self.renew_err(e))?;
+        let ack = self
+            .js
+            .send_publish(subject, publish)
+            .await
+            .map_err(|e| self.renew_err(e))?;
         match ack.await {
             Ok(ack) => {
                 self.revision = ack.sequence;
@@ -99,14 +114,22 @@ impl Membership {
     }
 
     async fn create(&mut self, value: bytes::Bytes) -> Result<(), MembershipError> {
-        match self.kv.create_with_ttl(&self.me.id, value.clone(), self.ttl).await {
+        match self
+            .kv
+            .create_with_ttl(&self.me.id, value.clone(), self.ttl)
+            .await
+        {
             Ok(rev) => {
                 self.revision = rev;
                 Ok(())
             }
             Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {
                 // A previous incarnation's key (same pod name) is still alive: adopt it.
-                let entry = self.kv.entry(&self.me.id).await.map_err(|e| self.renew_err(e))?;
+                let entry = self
+                    .kv
+                    .entry(&self.me.id)
+                    .await
+                    .map_err(|e| self.renew_err(e))?;
                 let Some(entry) = entry else {
                     return Err(self.renew_err("key vanished while adopting it"));
                 };

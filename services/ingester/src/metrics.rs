@@ -112,24 +112,84 @@ impl Metrics {
             rooms_invalid: Counter::default(),
         };
         let r = registry;
-        r.register("rooms_owned", "Rooms this ingester owns", m.rooms_owned.clone());
-        r.register("rooms_handing_over", "Rooms being handed over", m.rooms_handing_over.clone());
-        r.register("rooms_unplaced", "Desired rooms no ingester has capacity for", m.rooms_unplaced.clone());
-        r.register("connections", "Bilibili connections by state", m.connections.clone());
+        r.register(
+            "rooms_owned",
+            "Rooms this ingester owns",
+            m.rooms_owned.clone(),
+        );
+        r.register(
+            "rooms_handing_over",
+            "Rooms being handed over",
+            m.rooms_handing_over.clone(),
+        );
+        r.register(
+            "rooms_unplaced",
+            "Desired rooms no ingester has capacity for",
+            m.rooms_unplaced.clone(),
+        );
+        r.register(
+            "connections",
+            "Bilibili connections by state",
+            m.connections.clone(),
+        );
         r.register("events", "Events normalised, by kind", m.events.clone());
         r.register("commands", "Bilibili commands received", m.commands.clone());
-        r.register("commands_malformed", "Command bodies that were not JSON commands", m.commands_malformed.clone());
-        r.register("duplicates_local", "Events Bilibili delivered twice on one connection", m.duplicates_local.clone());
-        r.register("duplicates_stream", "Publishes JetStream reported as duplicates", m.duplicates_stream.clone());
-        r.register("publish_latency_seconds", "Buffering to JetStream ack", m.publish_latency.clone());
-        r.register("inflight_acks", "Publishes awaiting their ack", m.inflight_acks.clone());
-        r.register("buffer_messages", "Messages waiting to be published", m.buffer_messages.clone());
-        r.register("buffer_bytes", "Bytes waiting to be published", m.buffer_bytes.clone());
-        r.register("dropped", "Messages dropped because the buffer was full, by class", m.dropped.clone());
-        r.register("publish_retries", "Publishes retried after a failure", m.publish_retries.clone());
+        r.register(
+            "commands_malformed",
+            "Command bodies that were not JSON commands",
+            m.commands_malformed.clone(),
+        );
+        r.register(
+            "duplicates_local",
+            "Events Bilibili delivered twice on one connection",
+            m.duplicates_local.clone(),
+        );
+        r.register(
+            "duplicates_stream",
+            "Publishes JetStream reported as duplicates",
+            m.duplicates_stream.clone(),
+        );
+        r.register(
+            "publish_latency_seconds",
+            "Buffering to JetStream ack",
+            m.publish_latency.clone(),
+        );
+        r.register(
+            "inflight_acks",
+            "Publishes awaiting their ack",
+            m.inflight_acks.clone(),
+        );
+        r.register(
+            "buffer_messages",
+            "Messages waiting to be published",
+            m.buffer_messages.clone(),
+        );
+        r.register(
+            "buffer_bytes",
+            "Bytes waiting to be published",
+            m.buffer_bytes.clone(),
+        );
+        r.register(
+            "dropped",
+            "Messages dropped because the buffer was full, by class",
+            m.dropped.clone(),
+        );
+        r.register(
+            "publish_retries",
+            "Publishes retried after a failure",
+            m.publish_retries.clone(),
+        );
         r.register("reconnects", "Reconnects to Bilibili", m.reconnects.clone());
-        r.register("resolve_errors", "Resolve errors by code", m.resolve_errors.clone());
-        r.register("rooms_invalid", "Invalid entries in bili_rooms", m.rooms_invalid.clone());
+        r.register(
+            "resolve_errors",
+            "Resolve errors by code",
+            m.resolve_errors.clone(),
+        );
+        r.register(
+            "rooms_invalid",
+            "Invalid entries in bili_rooms",
+            m.rooms_invalid.clone(),
+        );
         m
     }
 }

@@ -141,7 +141,10 @@ impl Owner {
                     break;
                 }
                 if drain_deadline.is_some_and(|d| Instant::now() >= d) {
-                    tracing::warn!(rooms = self.running.len(), "hand-over deadline passed; stopping the rest");
+                    tracing::warn!(
+                        rooms = self.running.len(),
+                        "hand-over deadline passed; stopping the rest"
+                    );
                     let rooms: Vec<u64> = self.running.keys().copied().collect();
                     for r in rooms {
                         self.stop(r);
@@ -167,14 +170,22 @@ impl Owner {
             .filter(|m| !(self.draining && m.id == self.config.id))
             .map(|m| Candidate {
                 id: m.id.clone(),
-                capacity: if m.capacity == 0 { usize::MAX } else { m.capacity as usize },
+                capacity: if m.capacity == 0 {
+                    usize::MAX
+                } else {
+                    m.capacity as usize
+                },
             })
             .collect()
     }
 
     /// Starts, hands over and stops rooms so that this ingester runs what the map gives it.
     /// Returns false when the snapshots cannot be acted on yet (nothing was changed).
-    pub fn reconcile(&mut self, rooms: &Snapshot<u64, RoomConfig>, members: &Snapshot<String, Member>) -> bool {
+    pub fn reconcile(
+        &mut self,
+        rooms: &Snapshot<u64, RoomConfig>,
+        members: &Snapshot<String, Member>,
+    ) -> bool {
         if !rooms.complete || !members.complete {
             return false;
         }
@@ -220,7 +231,11 @@ impl Owner {
                 Some(h) if h.to == owner => {}
                 _ => {
                     tracing::info!(room, to = ?owner, "handing room over; running until the new owner reports connected");
-                    r.handover = Some(Handover { to: owner, since: Instant::now(), confirmed: None });
+                    r.handover = Some(Handover {
+                        to: owner,
+                        since: Instant::now(),
+                        confirmed: None,
+                    });
                 }
             }
         }
@@ -229,7 +244,11 @@ impl Owner {
     }
 
     fn on_connected(&mut self, c: Connected) {
-        let Some(h) = self.running.get_mut(&c.room).and_then(|r| r.handover.as_mut()) else {
+        let Some(h) = self
+            .running
+            .get_mut(&c.room)
+            .and_then(|r| r.handover.as_mut())
+        else {
             return;
         };
         if h.confirmed.is_none() && h.to.as_deref() == Some(c.src.as_str()) {
@@ -252,7 +271,10 @@ impl Owner {
         }
         for (room, confirmed) in done {
             if !confirmed {
-                tracing::warn!(room, "new owner did not report connected in time; stopping anyway");
+                tracing::warn!(
+                    room,
+                    "new owner did not report connected in time; stopping anyway"
+                );
             }
             self.stop(room);
         }
@@ -263,7 +285,14 @@ impl Owner {
         let cancel = CancellationToken::new();
         let task = tokio::spawn(room::run(room, self.shared.clone(), cancel.clone()));
         tracing::info!(room, "taking room");
-        self.running.insert(room, Running { cancel, task, handover: None });
+        self.running.insert(
+            room,
+            Running {
+                cancel,
+                task,
+                handover: None,
+            },
+        );
     }
 
     fn stop(&mut self, room: u64) {
@@ -275,10 +304,20 @@ impl Owner {
     }
 
     fn update_gauges(&self) {
-        let handing = self.running.values().filter(|r| r.handover.is_some()).count();
-        self.shared.metrics.rooms_owned.set((self.running.len() - handing) as i64);
+        let handing = self
+            .running
+            .values()
+            .filter(|r| r.handover.is_some())
+            .count();
+        self.shared
+            .metrics
+            .rooms_owned
+            .set((self.running.len() - handing) as i64);
         self.shared.metrics.rooms_handing_over.set(handing as i64);
-        self.shared.metrics.rooms_unplaced.set(self.map.unplaced().len() as i64);
+        self.shared
+            .metrics
+            .rooms_unplaced
+            .set(self.map.unplaced().len() as i64);
     }
 
     /// Rooms no ingester can take are reported by one ingester (the lowest live id), so they
@@ -321,7 +360,12 @@ impl Owner {
 
 /// Turns the status subjects into hand-over confirmations: a `connected` report from an ingester
 /// other than `me`.
-pub async fn follow_status(client: async_nats::Client, me: String, tx: mpsc::Sender<Connected>, cancel: CancellationToken) {
+pub async fn follow_status(
+    client: async_nats::Client,
+    me: String,
+    tx: mpsc::Sender<Connected>,
+    cancel: CancellationToken,
+) {
     use futures::StreamExt;
     let mut sub = match client.subscribe(subject::ALL_STATUS).await {
         Ok(s) => s,
@@ -341,7 +385,10 @@ pub async fn follow_status(client: async_nats::Client, me: String, tx: mpsc::Sen
         };
         if status.state == ConnState::Connected && status.src != me {
             let _ = tx
-                .send(Connected { room: status.room, src: status.src })
+                .send(Connected {
+                    room: status.room,
+                    src: status.src,
+                })
                 .await;
         }
     }

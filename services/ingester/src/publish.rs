@@ -6,6 +6,9 @@
 //! does not depend on the round trip. When NATS is slow or down, acks fail or time out: the
 //! unacknowledged messages go back to the front of the buffer, in order, and are sent again once
 //! the connection is back. Re-sending is safe because every event carries its `Nats-Msg-Id`.
+//! The buffer goes out in order; only the publishes in flight when the connection broke can
+//! land behind later ones (the client still flushes its own queued copies on reconnect), so
+//! reordering is bounded by `max_inflight`.
 //!
 //! Only when the buffer is full are messages dropped — the new ones, so that what is buffered
 //! stays contiguous — and every drop is counted per room and in metrics, never silent.
@@ -145,7 +148,9 @@ impl Publisher {
                 }
                 self.metrics
                     .dropped
-                    .get_or_create(&ClassLabel { class: msg.class.as_str() })
+                    .get_or_create(&ClassLabel {
+                        class: msg.class.as_str(),
+                    })
                     .inc();
                 return false;
             }
@@ -194,7 +199,12 @@ impl Publisher {
 
     /// Drains the buffer into JetStream until `shutdown` fires, then keeps draining for at most
     /// `drain_timeout` and returns the number of messages that could not be published.
-    pub async fn run(self, js: jetstream::Context, client: async_nats::Client, shutdown: CancellationToken) -> usize {
+    pub async fn run(
+        self,
+        js: jetstream::Context,
+        client: async_nats::Client,
+        shutdown: CancellationToken,
+    ) -> usize {
         let mut inflight: VecDeque<(Outgoing, PublishAckFuture)> = VecDeque::new();
         let mut retry_delay = Duration::from_millis(50);
         let mut drain_deadline: Option<tokio::time::Instant> = None;
@@ -207,7 +217,10 @@ impl Publisher {
             {
                 let left = inflight.len() + self.buffered().0;
                 if left > 0 {
-                    tracing::error!(left, "shutdown: messages not published before the drain deadline");
+                    tracing::error!(
+                        left,
+                        "shutdown: messages not published before the drain deadline"
+                    );
                 }
                 return left;
             }
@@ -217,7 +230,10 @@ impl Publisher {
             let mut ack_failed: Option<Outgoing> = None;
             while inflight.len() < self.config.max_inflight {
                 let Some(msg) = self.pop() else { break };
-                match js.send_publish(msg.subject.clone(), publish_message(&msg)).await {
+                match js
+                    .send_publish(msg.subject.clone(), publish_message(&msg))
+                    .await
+                {
                     Ok(ack) => inflight.push_back((msg, ack)),
                     Err(e) => {
                         tracing::warn!(error = %e, subject = %msg.subject, "publish failed; will retry");
@@ -257,10 +273,13 @@ impl Publisher {
             // Failure path: everything unacknowledged goes back, then wait for NATS.
             let mut back: Vec<Outgoing> = ack_failed.into_iter().collect();
             back.extend(inflight.drain(..).map(|(m, _)| m));
-            self.metrics.publish_retries.inc_by(back.len().max(1) as u64);
+            self.metrics
+                .publish_retries
+                .inc_by(back.len().max(1) as u64);
             self.requeue(back.into_iter());
             self.metrics.inflight_acks.set(0);
-            self.wait_for_nats(&client, retry_delay, drain_deadline).await;
+            self.wait_for_nats(&client, retry_delay, drain_deadline)
+                .await;
             retry_delay = (retry_delay * 2).min(Duration::from_secs(2));
         }
     }
@@ -282,7 +301,12 @@ impl Publisher {
     }
 
     /// Waits `delay`, then until the client reports a connection (or the drain deadline).
-    async fn wait_for_nats(&self, client: &async_nats::Client, delay: Duration, deadline: Option<tokio::time::Instant>) {
+    async fn wait_for_nats(
+        &self,
+        client: &async_nats::Client,
+        delay: Duration,
+        deadline: Option<tokio::time::Instant>,
+    ) {
         let until = |d: Duration| match deadline {
             Some(dl) => (tokio::time::Instant::now() + d).min(dl),
             None => tokio::time::Instant::now() + d,

@@ -122,7 +122,9 @@ impl<'a> Observed<'a> {
                 self.shared
                     .metrics
                     .resolve_errors
-                    .get_or_create(&crate::metrics::CodeLabel { code: error_code(&error) })
+                    .get_or_create(&crate::metrics::CodeLabel {
+                        code: error_code(&error),
+                    })
                     .inc();
                 self.set_state(ConnState::Disconnected, Some(error));
             }
@@ -173,7 +175,9 @@ impl<'a> Observed<'a> {
             shared
                 .metrics
                 .events
-                .get_or_create(&KindLabel { kind: kind.as_str().to_owned() })
+                .get_or_create(&KindLabel {
+                    kind: kind.as_str().to_owned(),
+                })
                 .inc();
             let payload = match bilipulse_proto::encode(&ev) {
                 Ok(p) => Bytes::from(p),

@@ -117,7 +117,12 @@ mod tests {
     use proptest::prelude::*;
 
     fn members(ids: &[&str], capacity: usize) -> Vec<Candidate> {
-        ids.iter().map(|id| Candidate { id: (*id).into(), capacity }).collect()
+        ids.iter()
+            .map(|id| Candidate {
+                id: (*id).into(),
+                capacity,
+            })
+            .collect()
     }
 
     #[test]
@@ -138,7 +143,10 @@ mod tests {
         let a = members(&["a", "b", "c"], usize::MAX);
         let mut b = a.clone();
         b.reverse();
-        assert_eq!(ShardMap::compute(1..500, &a), ShardMap::compute((1..500).rev(), &b));
+        assert_eq!(
+            ShardMap::compute(1..500, &a),
+            ShardMap::compute((1..500).rev(), &b)
+        );
     }
 
     #[test]
@@ -154,7 +162,10 @@ mod tests {
     fn no_members_means_everything_is_unplaced() {
         let map = ShardMap::compute([5269, 865138], &[]);
         assert!(map.is_empty());
-        assert_eq!(map.unplaced().iter().copied().collect::<Vec<_>>(), vec![5269, 865138]);
+        assert_eq!(
+            map.unplaced().iter().copied().collect::<Vec<_>>(),
+            vec![5269, 865138]
+        );
     }
 
     proptest! {

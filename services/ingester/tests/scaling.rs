@@ -11,23 +11,47 @@ use common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scaling_three_to_five_to_two_moves_few_rooms_and_loses_nothing() {
-    let Some(world) = World::start(&rooms(60, 4.0)).await else { return };
+    let Some(world) = World::start(&rooms(60, 4.0)).await else {
+        return;
+    };
     let all_rooms = world.sim_rooms();
     world.add_rooms(&all_rooms).await;
-    let mut ingesters: Vec<Ingester> = (0..3).map(|i| world.ingester(&format!("ing-{i}"), &[])).collect();
-    let three = converge("3 ingesters at steady state", DEADLINE, async || steady_state(&world, &refs(&ingesters)).await).await;
+    let mut ingesters: Vec<Ingester> = (0..3)
+        .map(|i| world.ingester(&format!("ing-{i}"), &[]))
+        .collect();
+    let three = converge("3 ingesters at steady state", DEADLINE, async || {
+        steady_state(&world, &refs(&ingesters)).await
+    })
+    .await;
     more_events(&world, 300).await;
 
     // Scale up.
     ingesters.push(world.ingester("ing-3", &[]));
     ingesters.push(world.ingester("ing-4", &[]));
-    let five = converge("5 ingesters at steady state", DEADLINE, async || steady_state(&world, &refs(&ingesters)).await).await;
-    let moved: Vec<u64> = all_rooms.iter().copied().filter(|r| three[r] != five[r]).collect();
+    let five = converge("5 ingesters at steady state", DEADLINE, async || {
+        steady_state(&world, &refs(&ingesters)).await
+    })
+    .await;
+    let moved: Vec<u64> = all_rooms
+        .iter()
+        .copied()
+        .filter(|r| three[r] != five[r])
+        .collect();
     // Ideal: 2/5 of the rooms (24 of 60); "all rooms move" would be 60.
     assert!(!moved.is_empty(), "nothing moved to the new ingesters");
-    assert!(moved.len() * 100 <= all_rooms.len() * 60, "{} of {} rooms moved on 3 → 5", moved.len(), all_rooms.len());
+    assert!(
+        moved.len() * 100 <= all_rooms.len() * 60,
+        "{} of {} rooms moved on 3 → 5",
+        moved.len(),
+        all_rooms.len()
+    );
     for r in &moved {
-        assert!(["ing-3", "ing-4"].contains(&five[r].as_str()), "room {r} moved {} → {} between old members", three[r], five[r]);
+        assert!(
+            ["ing-3", "ing-4"].contains(&five[r].as_str()),
+            "room {r} moved {} → {} between old members",
+            three[r],
+            five[r]
+        );
     }
     more_events(&world, 300).await;
 
@@ -40,17 +64,26 @@ async fn scaling_three_to_five_to_two_moves_few_rooms_and_loses_nothing() {
         let status = i.wait_exit(Duration::from_secs(30)).await;
         assert!(status.success(), "{} exited with {status}", i.id);
     }
-    let two = converge("2 ingesters at steady state", DEADLINE, async || steady_state(&world, &refs(&ingesters)).await).await;
+    let two = converge("2 ingesters at steady state", DEADLINE, async || {
+        steady_state(&world, &refs(&ingesters)).await
+    })
+    .await;
     for r in &all_rooms {
         if ["ing-0", "ing-1"].contains(&five[r].as_str()) {
-            assert_eq!(two[r], five[r], "room {r} moved between members that both stayed");
+            assert_eq!(
+                two[r], five[r],
+                "room {r} moved between members that both stayed"
+            );
         }
     }
     more_events(&world, 300).await;
 
     let rooms: BTreeSet<u64> = all_rooms.iter().copied().collect();
     let gaps = world.coverage_gaps(&rooms);
-    assert!(gaps.is_empty(), "rooms without any connection during the hand-overs: {gaps:?}");
+    assert!(
+        gaps.is_empty(),
+        "rooms without any connection during the hand-overs: {gaps:?}"
+    );
     world.quiesce(&refs(&ingesters)).await;
     let audit = world.audit().await;
     eprintln!(

@@ -17,15 +17,26 @@ const TAKEOVER_BOUND: Duration = Duration::from_secs(15);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_hands_every_room_over_before_exiting_and_loses_nothing() {
-    let Some(world) = World::start(&rooms(60, 4.0)).await else { return };
+    let Some(world) = World::start(&rooms(60, 4.0)).await else {
+        return;
+    };
     let all_rooms = world.sim_rooms();
     world.add_rooms(&all_rooms).await;
-    let mut ingesters: Vec<Ingester> = (0..3).map(|i| world.ingester(&format!("ing-{i}"), &[])).collect();
-    let before = converge("steady state", DEADLINE, async || steady_state(&world, &refs(&ingesters)).await).await;
+    let mut ingesters: Vec<Ingester> = (0..3)
+        .map(|i| world.ingester(&format!("ing-{i}"), &[]))
+        .collect();
+    let before = converge("steady state", DEADLINE, async || {
+        steady_state(&world, &refs(&ingesters)).await
+    })
+    .await;
     more_events(&world, 300).await;
 
     let mut victim = ingesters.remove(1);
-    let its_rooms: BTreeSet<u64> = before.iter().filter(|(_, o)| **o == victim.id).map(|(r, _)| *r).collect();
+    let its_rooms: BTreeSet<u64> = before
+        .iter()
+        .filter(|(_, o)| **o == victim.id)
+        .map(|(r, _)| *r)
+        .collect();
     assert!(!its_rooms.is_empty());
     let t0 = Instant::now();
     victim.sigterm();
@@ -38,20 +49,43 @@ async fn sigterm_hands_every_room_over_before_exiting_and_loses_nothing() {
     // Make-before-break: at the moment it has exited, each of its rooms is already connected
     // elsewhere, and none was ever without a connection.
     let open = world.open_connections();
-    let uncovered: Vec<u64> = its_rooms.iter().copied().filter(|r| open.get(r).copied().unwrap_or(0) == 0).collect();
-    assert!(uncovered.is_empty(), "rooms with no connection right after the exit: {uncovered:?}");
+    let uncovered: Vec<u64> = its_rooms
+        .iter()
+        .copied()
+        .filter(|r| open.get(r).copied().unwrap_or(0) == 0)
+        .collect();
+    assert!(
+        uncovered.is_empty(),
+        "rooms with no connection right after the exit: {uncovered:?}"
+    );
     let gaps = world.coverage_gaps(&all_rooms.iter().copied().collect());
-    assert!(gaps.is_empty(), "rooms without a connection during the hand-over: {gaps:?}");
+    assert!(
+        gaps.is_empty(),
+        "rooms without a connection during the hand-over: {gaps:?}"
+    );
     // It said goodbye: its membership key is gone, not left to expire.
     let members = world.members().await.expect("members");
-    assert!(!members.contains_key(&victim.id), "membership key left behind: {members:?}");
+    assert!(
+        !members.contains_key(&victim.id),
+        "membership key left behind: {members:?}"
+    );
     let log = victim.log();
-    assert!(!log.contains("did not report connected in time"), "a hand-over timed out:\n{}", victim.log_tail());
+    assert!(
+        !log.contains("did not report connected in time"),
+        "a hand-over timed out:\n{}",
+        victim.log_tail()
+    );
 
-    let after = converge("steady state without it", DEADLINE, async || steady_state(&world, &refs(&ingesters)).await).await;
+    let after = converge("steady state without it", DEADLINE, async || {
+        steady_state(&world, &refs(&ingesters)).await
+    })
+    .await;
     for (r, owner) in &before {
         if *owner != victim.id {
-            assert_eq!(after[r], *owner, "room {r} moved between ingesters that both stayed");
+            assert_eq!(
+                after[r], *owner,
+                "room {r} moved between ingesters that both stayed"
+            );
         }
     }
     more_events(&world, 300).await;
@@ -68,31 +102,65 @@ async fn sigterm_hands_every_room_over_before_exiting_and_loses_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_rooms_come_back_within_the_membership_ttl_and_only_the_gap_is_missing() {
-    let Some(world) = World::start(&rooms(60, 4.0)).await else { return };
+    let Some(world) = World::start(&rooms(60, 4.0)).await else {
+        return;
+    };
     let all_rooms = world.sim_rooms();
     world.add_rooms(&all_rooms).await;
-    let mut ingesters: Vec<Ingester> = (0..3).map(|i| world.ingester(&format!("ing-{i}"), &[])).collect();
-    let before = converge("steady state", DEADLINE, async || steady_state(&world, &refs(&ingesters)).await).await;
+    let mut ingesters: Vec<Ingester> = (0..3)
+        .map(|i| world.ingester(&format!("ing-{i}"), &[]))
+        .collect();
+    let before = converge("steady state", DEADLINE, async || {
+        steady_state(&world, &refs(&ingesters)).await
+    })
+    .await;
     more_events(&world, 300).await;
 
     let mut victim = ingesters.remove(1);
-    let its_rooms: BTreeSet<u64> = before.iter().filter(|(_, o)| **o == victim.id).map(|(r, _)| *r).collect();
+    let its_rooms: BTreeSet<u64> = before
+        .iter()
+        .filter(|(_, o)| **o == victim.id)
+        .map(|(r, _)| *r)
+        .collect();
     assert!(!its_rooms.is_empty());
     let killed_at = now_ms();
     victim.kill9();
 
     // The simulator sees its connections drop, and new ones come once its key expires.
-    let back_at = eventually("the crashed ingester's rooms to be connected again", TAKEOVER_BOUND * 2, async || {
-        let gaps = world.coverage_gaps(&its_rooms);
-        let ended: BTreeMap<u64, i64> = gaps.iter().filter_map(|(r, _, to)| to.map(|t| (*r, t))).collect();
-        (ended.len() == its_rooms.len() && gaps.iter().all(|g| g.2.is_some())).then_some(ended)
+    let back_at = eventually(
+        "the crashed ingester's rooms to be connected again",
+        TAKEOVER_BOUND * 2,
+        async || {
+            let gaps = world.coverage_gaps(&its_rooms);
+            let ended: BTreeMap<u64, i64> = gaps
+                .iter()
+                .filter_map(|(r, _, to)| to.map(|t| (*r, t)))
+                .collect();
+            (ended.len() == its_rooms.len() && gaps.iter().all(|g| g.2.is_some())).then_some(ended)
+        },
+    )
+    .await;
+    let took = Duration::from_millis(
+        back_at
+            .values()
+            .map(|t| t - killed_at)
+            .max()
+            .unwrap_or(0)
+            .max(0) as u64,
+    );
+    assert!(
+        took <= TAKEOVER_BOUND,
+        "rooms came back after {took:?}, bound {TAKEOVER_BOUND:?}"
+    );
+    // It cannot take longer than the TTL less a renewal period to even notice.
+    assert!(
+        took >= MEMBER_TTL / 3,
+        "rooms came back after {took:?}: faster than the membership can expire"
+    );
+    let after = converge("steady state without it", DEADLINE, async || {
+        steady_state(&world, &refs(&ingesters)).await
     })
     .await;
-    let took = Duration::from_millis(back_at.values().map(|t| t - killed_at).max().unwrap_or(0).max(0) as u64);
-    assert!(took <= TAKEOVER_BOUND, "rooms came back after {took:?}, bound {TAKEOVER_BOUND:?}");
-    // It cannot take longer than the TTL less a renewal period to even notice.
-    assert!(took >= MEMBER_TTL / 3, "rooms came back after {took:?}: faster than the membership can expire");
-    let after = converge("steady state without it", DEADLINE, async || steady_state(&world, &refs(&ingesters)).await).await;
 
     // The gap is real, bounded, and only in its rooms.
     let gaps = world.coverage_gaps(&all_rooms.iter().copied().collect());
@@ -100,18 +168,29 @@ async fn kill_9_rooms_come_back_within_the_membership_ttl_and_only_the_gap_is_mi
     assert_eq!(gapped, its_rooms, "rooms with a coverage gap");
     for (room, from, to) in &gaps {
         let to = to.unwrap_or_else(|| panic!("room {room} still uncovered"));
-        assert!(to - from <= TAKEOVER_BOUND.as_millis() as i64, "room {room} uncovered for {} ms", to - from);
+        assert!(
+            to - from <= TAKEOVER_BOUND.as_millis() as i64,
+            "room {room} uncovered for {} ms",
+            to - from
+        );
     }
     // … and visible in coverage: each of its rooms is now reported by a survivor, connected
     // only since after the crash.
     for r in &its_rooms {
         let s = world.status(*r).await.expect("status");
         assert_eq!(s.src, after[r]);
-        assert!(s.since >= killed_at, "room {r}: new owner connected since {} < crash at {killed_at}", s.since);
+        assert!(
+            s.since >= killed_at,
+            "room {r}: new owner connected since {} < crash at {killed_at}",
+            s.since
+        );
     }
     for (r, owner) in &before {
         if *owner != victim.id {
-            assert_eq!(after[r], *owner, "room {r} moved between ingesters that both stayed");
+            assert_eq!(
+                after[r], *owner,
+                "room {r} moved between ingesters that both stayed"
+            );
         }
     }
 
@@ -122,7 +201,12 @@ async fn kill_9_rooms_come_back_within_the_membership_ttl_and_only_the_gap_is_mi
     // its dead socket, is lost: allow the gap plus a second before it.
     let excused: BTreeMap<u64, Vec<(i64, i64)>> = gaps
         .iter()
-        .map(|(room, from, to)| (*room, vec![(from.min(&killed_at) - 1000, to.unwrap_or(i64::MAX) + 1000)]))
+        .map(|(room, from, to)| {
+            (
+                *room,
+                vec![(from.min(&killed_at) - 1000, to.unwrap_or(i64::MAX) + 1000)],
+            )
+        })
         .collect();
     let missing: u64 = audit.missing_per_room().values().sum();
     let truth = world.sim.truth();

@@ -24,7 +24,9 @@ const MIN_STEP: usize = 4 << 10;
 
 /// Decompressor state kept for the life of one connection.
 pub(super) struct Inflaters {
-    zlib: Decompress,
+    /// Created on the first zlib container: its state costs ~18 KiB per connection up front,
+    /// and connections that negotiated brotli never need it.
+    zlib: Option<Decompress>,
     /// Buffers of finished brotli streams, handed to the next one: a fresh brotli state per
     /// stream is unavoidable (the crate has no reset), its allocations are not.
     brotli_u8: Recycler<u8>,
@@ -35,7 +37,7 @@ pub(super) struct Inflaters {
 impl Inflaters {
     pub(super) fn new() -> Self {
         Inflaters {
-            zlib: Decompress::new(true),
+            zlib: None,
             brotli_u8: Recycler::default(),
             brotli_u32: Recycler::default(),
             brotli_hc: Recycler::default(),
@@ -49,14 +51,14 @@ impl Inflaters {
         out: &mut BytesMut,
         limit: usize,
     ) -> Result<(), Fail> {
-        self.zlib.reset(true);
+        let zlib = self.zlib.get_or_insert_with(|| Decompress::new(true));
+        zlib.reset(true);
         let cap = limit.saturating_add(1);
         let (mut consumed, mut filled) = (0usize, 0usize);
         grow(out, filled, input.len(), cap);
         loop {
-            let (in0, out0) = (self.zlib.total_in(), self.zlib.total_out());
-            let status = self
-                .zlib
+            let (in0, out0) = (zlib.total_in(), zlib.total_out());
+            let status = zlib
                 .decompress(
                     &input[consumed..],
                     &mut out[filled..],
@@ -64,8 +66,8 @@ impl Inflaters {
                 )
                 .map_err(|e| Fail::Corrupt(e.to_string()))?;
             // The deltas are bounded by the slices just passed in, so they fit usize.
-            let used = (self.zlib.total_in() - in0) as usize;
-            let made = (self.zlib.total_out() - out0) as usize;
+            let used = (zlib.total_in() - in0) as usize;
+            let made = (zlib.total_out() - out0) as usize;
             consumed += used;
             filled += made;
             if filled > limit {

@@ -71,7 +71,11 @@ impl World {
         // The ingester heartbeats every 30 s as Bilibili wants; the test default (5 s) would
         // cut every connection.
         cfg.heartbeat_timeout_ms = 120_000;
-        cfg.accounts = vec![Account { sessdata: SESSDATA.into(), uid: UID, uname: "scenario".into() }];
+        cfg.accounts = vec![Account {
+            sessdata: SESSDATA.into(),
+            uid: UID,
+            uname: "scenario".into(),
+        }];
         let sim = bilipulse_sim::start(cfg).await.expect("simulator starts");
         let client = bus::connect(&NatsConfig::new(nats.url()), "scenario")
             .await
@@ -79,11 +83,25 @@ impl World {
         let js = bus::jetstream(client);
         let o = StreamOverrides::default();
         bus::ensure_streams(&js, &o).await.expect("streams");
-        let rooms_kv = bus::ensure_bucket(&js, &streams::ROOMS, &o).await.expect("bili_rooms");
-        let members_kv = bus::ensure_bucket(&js, &streams::MEMBERS, &o).await.expect("bili_members");
-        let dir = tempfile::Builder::new().prefix("ingester-test-").tempdir().expect("temp dir");
+        let rooms_kv = bus::ensure_bucket(&js, &streams::ROOMS, &o)
+            .await
+            .expect("bili_rooms");
+        let members_kv = bus::ensure_bucket(&js, &streams::MEMBERS, &o)
+            .await
+            .expect("bili_members");
+        let dir = tempfile::Builder::new()
+            .prefix("ingester-test-")
+            .tempdir()
+            .expect("temp dir");
         std::fs::write(dir.path().join("sessdata"), SESSDATA).expect("cookie file");
-        Some(World { nats, sim, js, rooms_kv, members_kv, dir })
+        Some(World {
+            nats,
+            sim,
+            js,
+            rooms_kv,
+            members_kv,
+            dir,
+        })
     }
 
     /// Every room the simulator serves, by real id.
@@ -94,7 +112,9 @@ impl World {
     /// Adds rooms to `bili_rooms` the way `bilipulse rooms add --no-resolve` does.
     pub async fn add_rooms(&self, rooms: &[u64]) {
         for &r in rooms {
-            bilipulse::rooms::add(&self.rooms_kv, r, None, "").await.expect("add room");
+            bilipulse::rooms::add(&self.rooms_kv, r, None, "")
+                .await
+                .expect("add room");
         }
     }
 
@@ -130,7 +150,10 @@ impl World {
     /// The latest status of `room` in BILI_STATUS.
     pub async fn status(&self, room: u64) -> Option<RoomStatus> {
         let stream = self.js.get_stream(streams::STATUS.name).await.ok()?;
-        let m = stream.get_last_raw_message_by_subject(&subject::status(room)).await.ok()?;
+        let m = stream
+            .get_last_raw_message_by_subject(&subject::status(room))
+            .await
+            .ok()?;
         bilipulse_proto::decode(&m.payload).ok()
     }
 
@@ -163,14 +186,17 @@ impl World {
         let mut count: HashMap<u64, usize> = HashMap::new();
         let mut gaps: Vec<(u64, i64, Option<i64>)> = Vec::new();
         for c in self.sim.truth().connections() {
-            let Some(room) = c.room.filter(|r| rooms.contains(r)) else { continue };
+            let Some(room) = c.room.filter(|r| rooms.contains(r)) else {
+                continue;
+            };
             match c.event {
                 ConnEvent::Auth => {
                     open.insert(c.conn, room);
                     let n = count.entry(room).or_default();
                     *n += 1;
                     if *n == 1
-                        && let Some(g) = gaps.iter_mut().rev().find(|g| g.0 == room && g.2.is_none())
+                        && let Some(g) =
+                            gaps.iter_mut().rev().find(|g| g.0 == room && g.2.is_none())
                     {
                         g.2 = Some(c.ts);
                     }
@@ -190,14 +216,27 @@ impl World {
 
     /// Messages in BILI_EVENTS so far (its last sequence).
     pub async fn events_last_seq(&self) -> u64 {
-        let mut s = self.js.get_stream(streams::EVENTS.name).await.expect("BILI_EVENTS");
+        let mut s = self
+            .js
+            .get_stream(streams::EVENTS.name)
+            .await
+            .expect("BILI_EVENTS");
         s.info().await.expect("stream info").state.last_sequence
     }
 
     /// Every message of BILI_EVENTS, decoded.
     pub async fn stored_events(&self) -> Vec<Stored> {
-        let stream = self.js.get_stream(streams::EVENTS.name).await.expect("BILI_EVENTS");
-        let last = stream.get_info().await.expect("stream info").state.last_sequence;
+        let stream = self
+            .js
+            .get_stream(streams::EVENTS.name)
+            .await
+            .expect("BILI_EVENTS");
+        let last = stream
+            .get_info()
+            .await
+            .expect("stream info")
+            .state
+            .last_sequence;
         let mut out = Vec::new();
         if last == 0 {
             return out;
@@ -225,7 +264,12 @@ impl World {
                 .as_ref()
                 .and_then(|h| h.get(async_nats::header::NATS_MESSAGE_ID))
                 .map(|v| v.as_str().to_owned());
-            out.push(Stored { seq, subject: m.subject.to_string(), msg_id, ev });
+            out.push(Stored {
+                seq,
+                subject: m.subject.to_string(),
+                msg_id,
+                ev,
+            });
             if seq >= last {
                 return out;
             }
@@ -237,20 +281,26 @@ impl World {
     pub async fn quiesce(&self, ingesters: &[&Ingester]) {
         self.sim.pause_traffic().await;
         let mut last = (u64::MAX, Instant::now());
-        eventually("BILI_EVENTS to stop growing after the pause", DEADLINE, async || {
-            let seq = self.events_last_seq().await;
-            if seq != last.0 {
-                last = (seq, Instant::now());
-                return None;
-            }
-            for i in ingesters {
-                let m = i.metrics().await.ok()?;
-                if m.get("bilipulse_ingester_buffer_messages") > 50.0 || m.get("bilipulse_ingester_inflight_acks") > 50.0 {
+        eventually(
+            "BILI_EVENTS to stop growing after the pause",
+            DEADLINE,
+            async || {
+                let seq = self.events_last_seq().await;
+                if seq != last.0 {
+                    last = (seq, Instant::now());
                     return None;
                 }
-            }
-            (last.1.elapsed() >= Duration::from_secs(2)).then_some(())
-        })
+                for i in ingesters {
+                    let m = i.metrics().await.ok()?;
+                    if m.get("bilipulse_ingester_buffer_messages") > 50.0
+                        || m.get("bilipulse_ingester_inflight_acks") > 50.0
+                    {
+                        return None;
+                    }
+                }
+                (last.1.elapsed() >= Duration::from_secs(2)).then_some(())
+            },
+        )
         .await;
     }
 
@@ -273,6 +323,9 @@ pub struct Stored {
     pub ev: RoomEvent,
 }
 
+/// Kinds whose ids come from Bilibili's own identifiers, which the truth records too.
+pub const ID_KINDS: [Kind; 3] = [Kind::Danmaku, Kind::Superchat, Kind::Guard];
+
 /// BILI_EVENTS against the simulator's ground truth.
 ///
 /// * Exactly once, stream side: no event id occurs twice, every message carries its id as
@@ -280,7 +333,8 @@ pub struct Stored {
 /// * Nothing missing, per (room, kind): the truth's logical events delivered to at least one
 ///   connection (repeats such as `SUPER_CHAT_MESSAGE_JPN` excluded) against the events in the
 ///   stream (the per-connection `LOG_IN_NOTICE` excluded).
-/// * Nothing missing, per id, for danmaku: the truth records Bilibili's own danmaku id, which is
+/// * Nothing missing, per id, for danmaku, Super Chats and guard purchases: the truth records
+///   Bilibili's own id of each, which is what our id is built from, so the sets must be equal.
 ///   what our id is built from, so the two sets must be equal.
 #[derive(Debug, Default)]
 pub struct Audit {
@@ -290,10 +344,13 @@ pub struct Audit {
     pub duplicate_ids: BTreeMap<String, usize>,
     /// Messages whose `Nats-Msg-Id` is not their `id`, or whose subject is not theirs.
     pub misfiled: Vec<String>,
-    /// Danmaku ids the truth delivered but the stream lacks, per room (with event time).
-    pub missing_danmaku: BTreeMap<u64, Vec<(String, i64)>>,
-    /// Danmaku ids in the stream the truth never delivered.
-    pub unexpected_danmaku: Vec<String>,
+    /// Ids of [`ID_KINDS`] the truth delivered but the stream lacks, per room (with event
+    /// time).
+    pub missing_ids: BTreeMap<u64, Vec<(String, i64)>>,
+    /// Ids of [`ID_KINDS`] in the stream that the truth never delivered.
+    pub unexpected_ids: Vec<String>,
+    /// Ids of [`ID_KINDS`] the truth delivered (how much the per-id check covered).
+    pub compared_ids: usize,
     /// Messages in the stream.
     pub messages: usize,
     /// Connection history (Unix ms, conn, event) of rooms with something missing, for the
@@ -306,21 +363,29 @@ pub struct Audit {
 impl Audit {
     fn new(sim: &SimHandle, stored: Vec<Stored>) -> Audit {
         let truth = sim.truth();
-        let mut a = Audit { messages: stored.len(), ..Audit::default() };
+        let mut a = Audit {
+            messages: stored.len(),
+            ..Audit::default()
+        };
         let mut ids: HashMap<String, usize> = HashMap::new();
-        let mut danmaku: HashMap<u64, BTreeSet<String>> = HashMap::new();
+        let mut by_id: HashMap<u64, BTreeSet<String>> = HashMap::new();
         for s in &stored {
             let ev = &s.ev;
             *ids.entry(ev.id.clone()).or_default() += 1;
-            if s.msg_id.as_deref() != Some(ev.id.as_str()) || s.subject != subject::event(ev.room, ev.kind()) {
-                a.misfiled.push(format!("seq {} id {} header {:?} subject {}", s.seq, ev.id, s.msg_id, s.subject));
+            if s.msg_id.as_deref() != Some(ev.id.as_str())
+                || s.subject != subject::event(ev.room, ev.kind())
+            {
+                a.misfiled.push(format!(
+                    "seq {} id {} header {:?} subject {}",
+                    s.seq, ev.id, s.msg_id, s.subject
+                ));
             }
             if ev.cmd == LOG_IN_NOTICE {
                 continue;
             }
             a.counts.entry((ev.room, ev.kind())).or_default().1 += 1;
-            if ev.kind() == Kind::Danmaku {
-                danmaku.entry(ev.room).or_default().insert(ev.id.clone());
+            if ID_KINDS.contains(&ev.kind()) {
+                by_id.entry(ev.room).or_default().insert(ev.id.clone());
             }
         }
         a.duplicate_ids = ids.into_iter().filter(|(_, n)| *n > 1).collect();
@@ -330,10 +395,14 @@ impl Audit {
                 a.delivered += n;
             }
         }
-        // Per-id check of danmaku against the retained truth records.
+        // Per-id check against the retained truth records.
         let mut expected: HashMap<u64, BTreeMap<String, i64>> = HashMap::new();
         for r in truth.events() {
-            if r.conns == 0 || r.dup_of.is_some() || r.conn.is_some() || r.kind != "danmaku" {
+            if r.conns == 0
+                || r.dup_of.is_some()
+                || r.conn.is_some()
+                || !r.kind().is_some_and(|k| ID_KINDS.contains(&k))
+            {
                 continue;
             }
             if let Some(native) = &r.native_id {
@@ -343,15 +412,16 @@ impl Audit {
                     .insert(bilipulse_proto::dedup_id(r.room, Some(native), b""), r.ts);
             }
         }
+        a.compared_ids = expected.values().map(BTreeMap::len).sum();
         for (room, want) in &expected {
-            let got = danmaku.get(room);
+            let got = by_id.get(room);
             let missing: Vec<(String, i64)> = want
                 .iter()
                 .filter(|(id, _)| !got.is_some_and(|g| g.contains(*id)))
                 .map(|(id, ts)| (id.clone(), *ts))
                 .collect();
             if !missing.is_empty() {
-                a.missing_danmaku.insert(*room, missing);
+                a.missing_ids.insert(*room, missing);
             }
         }
         let troubled: BTreeSet<u64> = a
@@ -362,13 +432,16 @@ impl Audit {
             .collect();
         for c in truth.connections() {
             if let Some(room) = c.room.filter(|r| troubled.contains(r)) {
-                a.history.entry(room).or_default().push((c.ts, c.conn, c.event));
+                a.history
+                    .entry(room)
+                    .or_default()
+                    .push((c.ts, c.conn, c.event));
             }
         }
-        for (room, got) in &danmaku {
+        for (room, got) in &by_id {
             for id in got {
                 if !expected.get(room).is_some_and(|w| w.contains_key(id)) {
-                    a.unexpected_danmaku.push(id.clone());
+                    a.unexpected_ids.push(id.clone());
                 }
             }
         }
@@ -380,7 +453,9 @@ impl Audit {
         self.counts
             .iter()
             .filter(|(_, (want, got))| want != got)
-            .map(|((room, kind), (want, got))| format!("{room}/{}: truth {want}, stream {got}", kind.as_str()))
+            .map(|((room, kind), (want, got))| {
+                format!("{room}/{}: truth {want}, stream {got}", kind.as_str())
+            })
             .collect()
     }
 
@@ -397,13 +472,30 @@ impl Audit {
         gaps: &BTreeMap<u64, Vec<(i64, i64)>>,
         records: &[bilipulse_sim::EventRecord],
     ) {
-        assert!(self.delivered > 0, "the simulator delivered nothing: the scenario proves nothing");
-        assert!(self.duplicate_ids.is_empty(), "duplicate ids in BILI_EVENTS: {:?}", first(&self.duplicate_ids));
-        assert!(self.misfiled.is_empty(), "misfiled messages: {:?}", &self.misfiled[..self.misfiled.len().min(5)]);
-        let in_gap = |room: u64, ts: i64| gaps.get(&room).is_some_and(|g| g.iter().any(|(a, b)| (*a..=*b).contains(&ts)));
+        assert!(
+            self.delivered > 0,
+            "the simulator delivered nothing: the scenario proves nothing"
+        );
+        assert!(
+            self.duplicate_ids.is_empty(),
+            "duplicate ids in BILI_EVENTS: {:?}",
+            first(&self.duplicate_ids)
+        );
+        assert!(
+            self.misfiled.is_empty(),
+            "misfiled messages: {:?}",
+            &self.misfiled[..self.misfiled.len().min(5)]
+        );
+        let in_gap = |room: u64, ts: i64| {
+            gaps.get(&room)
+                .is_some_and(|g| g.iter().any(|(a, b)| (*a..=*b).contains(&ts)))
+        };
         let mut excusable: HashMap<(u64, Kind), u64> = HashMap::new();
         for r in records {
-            if r.conns > 0 && r.dup_of.is_none() && r.conn.is_none() && in_gap(r.room, r.ts)
+            if r.conns > 0
+                && r.dup_of.is_none()
+                && r.conn.is_none()
+                && in_gap(r.room, r.ts)
                 && let Some(k) = r.kind()
             {
                 *excusable.entry((r.room, k)).or_default() += r.logical;
@@ -413,24 +505,40 @@ impl Audit {
         for ((room, kind), (want, got)) in &self.counts {
             let slack = excusable.get(&(*room, *kind)).copied().unwrap_or(0);
             if got > want || want - got > slack {
-                bad.push(format!("{room}/{}: truth {want}, stream {got}, excusable {slack}", kind.as_str()));
+                bad.push(format!(
+                    "{room}/{}: truth {want}, stream {got}, excusable {slack}",
+                    kind.as_str()
+                ));
             }
         }
         assert!(
             bad.is_empty(),
-            "{} (room, kind) counts differ from the truth: {:?}\nmissing danmaku (id, ts): {:?}\nconnections (ts, conn, event): {:?}",
+            "{} (room, kind) counts differ from the truth: {:?}\nmissing ids (id, ts): {:?}\nconnections (ts, conn, event): {:?}",
             bad.len(),
             &bad[..bad.len().min(10)],
-            first(&self.missing_danmaku),
+            first(&self.missing_ids),
             first(&self.history)
         );
         let unexcused: Vec<_> = self
-            .missing_danmaku
+            .missing_ids
             .iter()
-            .flat_map(|(room, ids)| ids.iter().filter(|(_, ts)| !in_gap(*room, *ts)).map(move |id| (*room, id.clone())))
+            .flat_map(|(room, ids)| {
+                ids.iter()
+                    .filter(|(_, ts)| !in_gap(*room, *ts))
+                    .map(move |id| (*room, id.clone()))
+            })
             .collect();
-        assert!(unexcused.is_empty(), "{} danmaku missing outside any gap: {:?}", unexcused.len(), &unexcused[..unexcused.len().min(5)]);
-        assert!(self.unexpected_danmaku.is_empty(), "danmaku never sent: {:?}", &self.unexpected_danmaku[..self.unexpected_danmaku.len().min(5)]);
+        assert!(
+            unexcused.is_empty(),
+            "{} ids missing outside any gap: {:?}",
+            unexcused.len(),
+            &unexcused[..unexcused.len().min(5)]
+        );
+        assert!(
+            self.unexpected_ids.is_empty(),
+            "ids never sent: {:?}",
+            &self.unexpected_ids[..self.unexpected_ids.len().min(5)]
+        );
     }
 
     /// Events the truth delivered that the stream lacks, all kinds, per room.
@@ -444,11 +552,18 @@ impl Audit {
 }
 
 fn first<K: std::fmt::Debug, V: std::fmt::Debug>(m: &BTreeMap<K, V>) -> Vec<String> {
-    m.iter().take(5).map(|(k, v)| format!("{k:?}: {v:?}")).collect()
+    m.iter()
+        .take(5)
+        .map(|(k, v)| format!("{k:?}: {v:?}"))
+        .collect()
 }
 
 /// Polls `check` every 100 ms until it returns `Some`, or panics naming `what` after `within`.
-pub async fn eventually<T>(what: &str, within: Duration, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+pub async fn eventually<T>(
+    what: &str,
+    within: Duration,
+    mut check: impl AsyncFnMut() -> Option<T>,
+) -> T {
     let deadline = tokio::time::Instant::now() + within;
     loop {
         if let Some(v) = check().await {
@@ -463,7 +578,11 @@ pub async fn eventually<T>(what: &str, within: Duration, mut check: impl AsyncFn
 
 /// Like [`eventually`], for checks that explain why they are not yet satisfied; the last
 /// explanation is in the panic message.
-pub async fn converge<T>(what: &str, within: Duration, mut check: impl AsyncFnMut() -> Result<T, String>) -> T {
+pub async fn converge<T>(
+    what: &str,
+    within: Duration,
+    mut check: impl AsyncFnMut() -> Result<T, String>,
+) -> T {
     let deadline = tokio::time::Instant::now() + within;
     loop {
         match check().await {
@@ -480,9 +599,11 @@ pub async fn converge<T>(what: &str, within: Duration, mut check: impl AsyncFnMu
 /// happened.
 pub async fn more_events(world: &World, n: u64) {
     let target = world.events_last_seq().await + n;
-    eventually(&format!("{n} more events in BILI_EVENTS"), DEADLINE, async || {
-        (world.events_last_seq().await >= target).then_some(())
-    })
+    eventually(
+        &format!("{n} more events in BILI_EVENTS"),
+        DEADLINE,
+        async || (world.events_last_seq().await >= target).then_some(()),
+    )
     .await;
 }
 
@@ -518,15 +639,23 @@ pub async fn steady_state(world: &World, ingesters: &[&Ingester]) -> Result<Assi
     }
     let candidates: Vec<Candidate> = members
         .values()
-        .map(|m| Candidate { id: m.id.clone(), capacity: m.capacity as usize })
+        .map(|m| Candidate {
+            id: m.id.clone(),
+            capacity: m.capacity as usize,
+        })
         .collect();
     let rows = world.rows().await?;
     let map = ShardMap::compute(rows.iter().map(|r| r.room), &candidates);
     let mut assignment = Assignment::new();
     for r in &rows {
-        let owner = map.owner(r.room).ok_or_else(|| format!("room {} unplaced", r.room))?;
+        let owner = map
+            .owner(r.room)
+            .ok_or_else(|| format!("room {} unplaced", r.room))?;
         if r.owner.as_deref() != Some(owner) || r.state != "connected" {
-            return Err(format!("room {}: {:?} {} (want {owner} connected)", r.room, r.owner, r.state));
+            return Err(format!(
+                "room {}: {:?} {} (want {owner} connected)",
+                r.room, r.owner, r.state
+            ));
         }
         assignment.insert(r.room, owner.to_owned());
     }
@@ -534,11 +663,18 @@ pub async fn steady_state(world: &World, ingesters: &[&Ingester]) -> Result<Assi
     for r in &rows {
         let n = open.get(&r.room).copied().unwrap_or(0);
         if n != 1 {
-            return Err(format!("room {} has {n} open connections at the simulator", r.room));
+            return Err(format!(
+                "room {} has {n} open connections at the simulator",
+                r.room
+            ));
         }
     }
     if open.len() != rows.len() {
-        return Err(format!("the simulator has connections to {} rooms, {} desired", open.len(), rows.len()));
+        return Err(format!(
+            "the simulator has connections to {} rooms, {} desired",
+            open.len(),
+            rows.len()
+        ));
     }
     for i in ingesters {
         let m = i.metrics().await?;
@@ -546,7 +682,10 @@ pub async fn steady_state(world: &World, ingesters: &[&Ingester]) -> Result<Assi
         let handing = m.get("bilipulse_ingester_rooms_handing_over") as usize;
         let mine = map.rooms_of(&i.id).count();
         if owned != mine || handing != 0 {
-            return Err(format!("{} runs {owned} rooms (+{handing} handing over), should run {mine}", i.id));
+            return Err(format!(
+                "{} runs {owned} rooms (+{handing} handing over), should run {mine}",
+                i.id
+            ));
         }
     }
     Ok(assignment)
@@ -575,7 +714,10 @@ impl Ingester {
         flags.insert("--bili-live-base", base);
         flags.insert("--bili-ws-scheme", "ws".into());
         flags.insert("--bili-http-interval", "2ms".into());
-        flags.insert("--bili-cookie-file", world.dir.path().join("sessdata").display().to_string());
+        flags.insert(
+            "--bili-cookie-file",
+            world.dir.path().join("sessdata").display().to_string(),
+        );
         flags.insert("--bili-uid", UID.to_string());
         flags.insert("--member-ttl", format!("{}s", MEMBER_TTL.as_secs()));
         flags.insert("--status-interval", "1s".into());
@@ -584,7 +726,11 @@ impl Ingester {
             flags.insert(k, (*v).to_owned());
         }
         let log = world.dir.path().join(format!("{id}.log"));
-        let out = std::fs::OpenOptions::new().create(true).append(true).open(&log).expect("log file");
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("log file");
         let err = out.try_clone().expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_bilipulse-ingester"))
             .args(flags.iter().flat_map(|(k, v)| [(*k).to_owned(), v.clone()]))
@@ -595,7 +741,12 @@ impl Ingester {
             .stderr(err)
             .spawn()
             .expect("bilipulse-ingester starts");
-        Ingester { id: id.to_owned(), admin, child: Some(child), log }
+        Ingester {
+            id: id.to_owned(),
+            admin,
+            child: Some(child),
+            log,
+        }
     }
 
     /// The process id.
@@ -631,7 +782,11 @@ impl Ingester {
                 return status;
             }
             if tokio::time::Instant::now() >= deadline {
-                panic!("{} did not exit within {within:?}; log:\n{}", self.id, self.log_tail());
+                panic!(
+                    "{} did not exit within {within:?}; log:\n{}",
+                    self.id,
+                    self.log_tail()
+                );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -661,7 +816,11 @@ impl Drop for Ingester {
         self.kill9();
         // A failed scenario shows what each ingester was doing.
         if std::thread::panicking() {
-            eprintln!("--- log of {} (last lines) ---\n{}", self.id, self.log_tail());
+            eprintln!(
+                "--- log of {} (last lines) ---\n{}",
+                self.id,
+                self.log_tail()
+            );
         }
     }
 }
@@ -687,7 +846,12 @@ impl Metrics {
     pub fn sum(&self, name: &str) -> f64 {
         self.0
             .iter()
-            .filter(|(series, _)| series.as_str() == name || series.strip_prefix(name).is_some_and(|r| r.starts_with('{')))
+            .filter(|(series, _)| {
+                series.as_str() == name
+                    || series
+                        .strip_prefix(name)
+                        .is_some_and(|r| r.starts_with('{'))
+            })
             .map(|(_, v)| v)
             .sum()
     }
@@ -702,7 +866,8 @@ impl Metrics {
 async fn http_get(addr: SocketAddr, path: &str) -> Result<String, String> {
     let io = async {
         let mut s = tokio::net::TcpStream::connect(addr).await?;
-        s.write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").as_bytes()).await?;
+        s.write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").as_bytes())
+            .await?;
         let mut buf = Vec::new();
         s.read_to_end(&mut buf).await?;
         Ok::<_, std::io::Error>(buf)
