@@ -22,6 +22,7 @@ pub mod room;
 pub mod shard;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bilipulse_bilibili::client::ClientConfig;
 use bilipulse_proto::{Member, SCHEMA_VERSION, streams};
@@ -78,9 +79,19 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), IngesterError
 
     let client = bus::connect_with_readiness(&config.runtime.nats, &id, &readiness).await?;
     let js = bus::jetstream(client.clone());
-    bus::ensure_streams(&js, &config.runtime.streams).await?;
-    let rooms_kv = bus::ensure_bucket(&js, &streams::ROOMS, &config.runtime.streams).await?;
-    let members_kv = bus::ensure_bucket(&js, &streams::MEMBERS, &config.runtime.streams).await?;
+    let overrides = &config.runtime.streams;
+    let (rooms_kv, members_kv) = retry_startup(
+        "creating streams and buckets",
+        &shutdown,
+        is_config_error,
+        || async {
+            bus::ensure_streams(&js, overrides).await?;
+            let rooms = bus::ensure_bucket(&js, &streams::ROOMS, overrides).await?;
+            let members = bus::ensure_bucket(&js, &streams::MEMBERS, overrides).await?;
+            Ok((rooms, members))
+        },
+    )
+    .await?;
     readiness.set_ready("streams");
 
     let publisher = Publisher::new(
@@ -97,6 +108,8 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), IngesterError
         client.clone(),
         publish_stop.clone(),
     ));
+    let drain_handle = publisher.clone();
+    let drain_timeout = config.handover_timeout;
 
     let shared = Arc::new(Shared {
         id: id.clone(),
@@ -117,7 +130,13 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), IngesterError
         draining: false,
         version: env!("CARGO_PKG_VERSION").to_owned(),
     };
-    let mut membership = Membership::join(js.clone(), members_kv.clone(), me, ttl).await?;
+    let mut membership = retry_startup(
+        "joining bili_members",
+        &shutdown,
+        |_| false,
+        || Membership::join(js.clone(), members_kv.clone(), me.clone(), ttl),
+    )
+    .await?;
 
     let watches = CancellationToken::new();
     let invalid = metrics.rooms_invalid.clone();
@@ -183,7 +202,18 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), IngesterError
     membership.leave().await;
     watches.cancel();
     publish_stop.cancel();
-    let unpublished = publish_task.await.unwrap_or(0);
+    // The publisher keeps its own drain deadline, but a NATS client with nowhere to send can
+    // hold a publish longer than that; exit must be bounded whatever NATS does.
+    let mut publish_task = publish_task;
+    let unpublished =
+        match tokio::time::timeout(drain_timeout + Duration::from_secs(5), &mut publish_task).await
+        {
+            Ok(left) => left.unwrap_or(0),
+            Err(_) => {
+                publish_task.abort();
+                drain_handle.buffered().0
+            }
+        };
     if unpublished > 0 {
         tracing::error!(unpublished, "messages left unpublished at exit");
     }
@@ -199,4 +229,53 @@ fn client_factory(
     let bili = config.bilibili.clone();
     let resolver = bili.resolver()?;
     Ok(Box::new(move |room| bili.client(room, &resolver)))
+}
+
+/// Retries a start-up step against a JetStream that is not ready yet: a cluster that is still
+/// forming answers "no responders" or times out for a few seconds, and an ingester that exits on
+/// that only adds crash restarts to a first deployment. Errors `fatal` recognises (settings that
+/// conflict with the contract) fail at once; everything else is retried for up to a minute.
+async fn retry_startup<T, E, F, Fut>(
+    what: &str,
+    shutdown: &Shutdown,
+    fatal: impl Fn(&E) -> bool,
+    mut step: F,
+) -> Result<T, E>
+where
+    E: std::fmt::Display,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    let mut delays = bilipulse_runtime::backoff::Backoff::new(
+        Duration::from_millis(200),
+        Duration::from_secs(5),
+        2.0,
+    )
+    .expect("constant backoff bounds are valid")
+    .delays();
+    let give_up = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        match step().await {
+            Ok(v) => return Ok(v),
+            Err(e)
+                if fatal(&e)
+                    || shutdown.is_triggered()
+                    || tokio::time::Instant::now() >= give_up =>
+            {
+                return Err(e);
+            }
+            Err(e) => {
+                tracing::warn!(step = what, error = %e, "start-up step failed; retrying");
+                delays.wait().await;
+            }
+        }
+    }
+}
+
+/// Settings that contradict the bus contract: retrying cannot fix them.
+fn is_config_error(e: &bus::BusError) -> bool {
+    matches!(
+        e,
+        bus::BusError::Conflict { .. } | bus::BusError::RetentionTooShort { .. }
+    )
 }
