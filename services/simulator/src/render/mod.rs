@@ -831,6 +831,18 @@ fn guard(g: &GuardEv, masked: bool, out: &mut Vec<u8>) {
     }
 }
 
+/// The user's `identities` as a JSON array, e.g. `[3,1]`.
+fn identities_json(user: &User, out: &mut Vec<u8>) {
+    raw(out, "[");
+    for (n, v) in identities(user).iter().enumerate() {
+        if n > 0 {
+            raw(out, ",");
+        }
+        u(out, (*v).into());
+    }
+    raw(out, "]");
+}
+
 fn identities(user: &User) -> Vec<u32> {
     if user.guard_level > 0 {
         vec![6, 3, 1]
@@ -880,14 +892,9 @@ fn interact_legacy(it: &InteractEv, room: u64, masked: bool, out: &mut Vec<u8>) 
     u(out, it.dmscore.into());
     raw(out, r#","fans_medal":"#);
     medal_info(out, user, true);
-    raw(out, r#","identities":["#);
-    for (n, v) in identities(user).iter().enumerate() {
-        if n > 0 {
-            raw(out, ",");
-        }
-        u(out, (*v).into());
-    }
-    raw(out, r#"],"is_spread":0,"msg_type":"#);
+    raw(out, r#","identities":"#);
+    identities_json(user, out);
+    raw(out, r#","is_spread":0,"msg_type":"#);
     u(out, it.msg_type.into());
     raw(out, r#","roomid":"#);
     u(out, room);
@@ -957,16 +964,11 @@ fn like_click(l: &LikeEv, masked: bool, out: &mut Vec<u8>) {
     u(out, l.dmscore.into());
     raw(out, r#","fans_medal":"#);
     medal_info(out, user, true);
-    raw(out, r#","identities":["#);
-    for (n, v) in identities(user).iter().enumerate() {
-        if n > 0 {
-            raw(out, ",");
-        }
-        u(out, (*v).into());
-    }
+    raw(out, r#","identities":"#);
+    identities_json(user, out);
     raw(
         out,
-        r#"],"is_mystery":false,"like_icon":"https://i0.hdslb.com/bfs/live/23678e3d90402bea6a65251b3e728044c21b1f0f.png","like_text":"为主播点赞了","msg_type":6,"show_area":0,"uid":"#,
+        r#","is_mystery":false,"like_icon":"https://i0.hdslb.com/bfs/live/23678e3d90402bea6a65251b3e728044c21b1f0f.png","like_text":"为主播点赞了","msg_type":6,"show_area":0,"uid":"#,
     );
     u(out, user.shown_uid(masked));
     raw(out, r#","uinfo":"#);
