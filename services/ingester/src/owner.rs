@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::bucket::Snapshot;
 use crate::membership::now_ms;
-use crate::publish::{MessageClass, Outgoing};
+use crate::publish::Outgoing;
 use crate::room::{self, Shared};
 use crate::shard::{Candidate, ShardMap};
 
@@ -343,16 +343,11 @@ impl Owner {
                 last_error: Some("unplaced: no ingester has capacity for this room".into()),
                 ..RoomStatus::default()
             };
-            if let Ok(p) = bilipulse_proto::encode(&status) {
-                self.shared.publisher.push(Outgoing {
-                    subject: subject::status(room),
-                    class: MessageClass::Status,
-                    payload: p.into(),
-                    msg_id: None,
-                    headers: None,
-                    counters: None,
-                    enqueued: std::time::Instant::now(),
-                });
+            match Outgoing::status(&status) {
+                Ok(msg) => {
+                    self.shared.publisher.push(msg);
+                }
+                Err(e) => tracing::error!(error = %e, "cannot encode status"),
             }
         }
     }

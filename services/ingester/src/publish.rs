@@ -81,6 +81,22 @@ pub struct Outgoing {
 }
 
 impl Outgoing {
+    /// A room's status for `bili.status.<room>`: no dedup id (the stream keeps the latest per
+    /// room) and not counted as an event.
+    pub fn status(
+        status: &bilipulse_proto::RoomStatus,
+    ) -> Result<Outgoing, bilipulse_proto::EncodeError> {
+        Ok(Outgoing {
+            subject: bilipulse_proto::subject::status(status.room),
+            class: MessageClass::Status,
+            payload: bilipulse_proto::encode(status)?.into(),
+            msg_id: None,
+            headers: None,
+            counters: None,
+            enqueued: Instant::now(),
+        })
+    }
+
     fn size(&self) -> usize {
         // Subject and id are small; the payload dominates. A fixed overhead keeps many tiny
         // messages from looking free.

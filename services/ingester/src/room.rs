@@ -236,17 +236,9 @@ impl<'a> Observed<'a> {
         self.status.events_published = self.counters.published.load(Ordering::Relaxed)
             + self.counters.duplicates.load(Ordering::Relaxed);
         self.status.events_lost = self.counters.lost.load(Ordering::Relaxed);
-        match bilipulse_proto::encode(&self.status) {
-            Ok(p) => {
-                self.shared.publisher.push(Outgoing {
-                    subject: subject::status(self.status.room),
-                    class: MessageClass::Status,
-                    payload: p.into(),
-                    msg_id: None,
-                    headers: None,
-                    counters: None,
-                    enqueued: Instant::now(),
-                });
+        match Outgoing::status(&self.status) {
+            Ok(msg) => {
+                self.shared.publisher.push(msg);
             }
             Err(e) => tracing::error!(error = %e, "cannot encode status"),
         }
