@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
 # Starts the whole bilipulse system on this machine, everything on 127.0.0.1:
 #   nats-server with JetStream (data in .data/nats), the Bilibili simulator as the source,
-#   two ingesters sharing the rooms, and the default rooms registered.
-# Ctrl-C stops everything (ingesters first, so they can still reach NATS). Running it again
-# reuses the data directory. Ports can be moved with the variables below.
+#   two ingesters sharing the rooms, a windower computing the summaries, and the default rooms
+#   registered; then waits until the first summary is published.
+# Ctrl-C stops everything (ingesters first, then windowers, so both can still reach NATS).
+# Running it again reuses the data directory. Ports can be moved with the variables below.
 set -euo pipefail
+
+# Started in the background by another script (`bash deploy/run.sh &`), bash inherits SIGINT
+# ignored and cannot trap a signal ignored on entry: start again with it restored, so that SIGINT
+# to the process group stops everything as Ctrl-C does. (Needs GNU env; SIGTERM works anyway.)
+if [[ $(trap -p INT) == "trap -- '' SIGINT" ]] && env --default-signal=INT true 2>/dev/null; then
+    exec env --default-signal=INT "$BASH" "$0" "$@"
+fi
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -13,27 +21,44 @@ NATS_PORT=${BILIPULSE_NATS_PORT:-4222}
 NATS_MONITOR_PORT=${BILIPULSE_NATS_MONITOR_PORT:-8222}
 SIM_ADDR=${BILIPULSE_SIM_ADDR:-127.0.0.1:9400}
 INGESTERS=${BILIPULSE_INGESTERS:-2}
+WINDOWERS=${BILIPULSE_WINDOWERS:-1}
+# Admin ports: the ingesters' from base+1, the windowers' right after them.
 ADMIN_BASE_PORT=${BILIPULSE_ADMIN_BASE_PORT:-9090}
+# Seconds to wait for the first summary once the rooms are registered.
+SUMMARY_TIMEOUT=${BILIPULSE_SUMMARY_TIMEOUT:-90}
 # real_id[/short_id]:profile[:commands per second]
 SIM_ROOMS=${BILIPULSE_SIM_ROOMS:-21452505/5269:busy,865138:normal,22603245:busy:40,1017:quiet,21396545:sessions}
 ROOMS_TO_ADD=${BILIPULSE_ROOMS:-5269 865138 22603245 1017 21396545}
+# The room of the examples printed at the end: the first simulated room's real id (subjects
+# carry real ids, never short ones: 21452505, not 5269).
+EXAMPLE_ROOM=${SIM_ROOMS%%[/:,]*}
+
+log() { printf '\033[1m[run]\033[0m %s\n' "$*"; }
+
+for var in INGESTERS WINDOWERS SUMMARY_TIMEOUT; do
+    if ! [[ ${!var} =~ ^[1-9][0-9]*$ ]]; then
+        log "BILIPULSE_$var must be a positive number, not '${!var}'"
+        exit 2
+    fi
+done
 
 data="$root/.data"
 logs="$data/logs"
 mkdir -p "$data/nats" "$logs"
 
 # Children run in their own sessions: Ctrl-C reaches only this script, which then stops them in
-# order (ingesters first, while NATS is still there to hand rooms over and drain into).
+# order (ingesters first, while NATS is still there to hand rooms over and drain into; then the
+# windowers, which commit their key groups' final checkpoints into NATS; NATS last).
 spawn() { setsid "$@" & }
 
-log() { printf '\033[1m[run]\033[0m %s\n' "$*"; }
-
-# Waits until a command succeeds, or fails after $2 seconds naming $1.
+# Waits until a command succeeds, or fails after $2 seconds naming $1 (or at once if one of the
+# started processes has exited).
 wait_for() {
     local what=$1 seconds=$2
     shift 2
     local deadline=$((SECONDS + seconds))
     until "$@" >/dev/null 2>&1; do
+        check_alive
         if ((SECONDS >= deadline)); then
             log "$what did not come up within ${seconds}s; see $logs"
             exit 1
@@ -45,38 +70,57 @@ wait_for() {
 log "installing pinned tools"
 bash deploy/install-tools.sh
 log "building release binaries"
-cargo build --release --locked -p bilipulse-sim -p bilipulse-ingester -p bilipulse
+cargo build --release --locked -p bilipulse-sim -p bilipulse-ingester -p bilipulse-windower -p bilipulse
 bin="$root/target/release"
 
 ingester_pids=()
-other_pids=()
+windower_pids=()
+other_pids=()  # NATS and the simulator
+helper_pids=() # this script's own short-lived watchers
+# Stops a group of processes and waits until all of them have exited.
+# shellcheck disable=SC2317 # called from the traps
+stop_all() {
+    (($#)) || return 0
+    kill -TERM "$@" 2>/dev/null || true
+    wait "$@" 2>/dev/null || true
+}
+# Stops everything in order and exits with $1: 0 after Ctrl-C or SIGTERM, else the failure's.
+# shellcheck disable=SC2317 # called from the traps
 stop() {
     trap - EXIT INT TERM
     log "stopping"
-    if ((${#ingester_pids[@]})); then
-        kill -TERM "${ingester_pids[@]}" 2>/dev/null || true
-        wait "${ingester_pids[@]}" 2>/dev/null || true
-    fi
-    if ((${#other_pids[@]})); then
-        kill -TERM "${other_pids[@]}" 2>/dev/null || true
-        wait "${other_pids[@]}" 2>/dev/null || true
-    fi
+    stop_all "${helper_pids[@]}"
+    stop_all "${ingester_pids[@]}"
+    stop_all "${windower_pids[@]}"
+    stop_all "${other_pids[@]}"
     log "stopped"
-    exit 0
+    exit "$1"
 }
-trap stop EXIT INT TERM
+trap 'stop $?' EXIT
+trap 'stop 0' INT TERM
+
+# Fails the run (stopping everything) if one of the started processes has exited.
+check_alive() {
+    local pid
+    for pid in "${ingester_pids[@]}" "${windower_pids[@]}" "${other_pids[@]}"; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            log "a process exited unexpectedly; see $logs"
+            exit 1
+        fi
+    done
+}
 
 log "starting nats-server (JetStream) on 127.0.0.1:$NATS_PORT"
 spawn .tools/nats/bin/nats-server -js -a 127.0.0.1 -p "$NATS_PORT" -m "$NATS_MONITOR_PORT" \
     -sd "$data/nats" >"$logs/nats.log" 2>&1
 other_pids+=($!)
-wait_for "nats-server" 20 curl -sf "http://127.0.0.1:$NATS_MONITOR_PORT/healthz"
+wait_for "nats-server" 20 curl -sf --max-time 2 "http://127.0.0.1:$NATS_MONITOR_PORT/healthz"
 
 log "starting the Bilibili simulator on $SIM_ADDR"
 spawn "$bin/bilipulse-sim" --listen "$SIM_ADDR" --rooms "$SIM_ROOMS" --truth-log "$data/sim-truth.jsonl" \
     >"$logs/sim.log" 2>&1
 other_pids+=($!)
-wait_for "bilipulse-sim" 20 curl -sf "http://$SIM_ADDR/x/frontend/finger/spi"
+wait_for "bilipulse-sim" 20 curl -sf --max-time 2 "http://$SIM_ADDR/x/frontend/finger/spi"
 
 export BILIPULSE_NATS_URL="nats://127.0.0.1:$NATS_PORT"
 export BILIPULSE_BILI_API_BASE="http://$SIM_ADDR"
@@ -89,29 +133,76 @@ for ((i = 0; i < INGESTERS; i++)); do
     spawn "$bin/bilipulse-ingester" --id "ingester-$i" --admin-addr "127.0.0.1:$port" \
         >"$logs/ingester-$i.log" 2>&1
     ingester_pids+=($!)
-    wait_for "ingester-$i" 30 curl -sf "http://127.0.0.1:$port/readyz"
+    wait_for "ingester-$i" 30 curl -sf --max-time 2 "http://127.0.0.1:$port/readyz"
+done
+
+windower_base=$((ADMIN_BASE_PORT + INGESTERS))
+for ((i = 0; i < WINDOWERS; i++)); do
+    port=$((windower_base + 1 + i))
+    log "starting windower-$i (admin http://127.0.0.1:$port/metrics)"
+    spawn "$bin/bilipulse-windower" --id "windower-$i" --admin-addr "127.0.0.1:$port" \
+        >"$logs/windower-$i.log" 2>&1
+    windower_pids+=($!)
+    wait_for "windower-$i" 30 curl -sf --max-time 2 "http://127.0.0.1:$port/readyz"
 done
 
 log "registering rooms: $ROOMS_TO_ADD"
 # shellcheck disable=SC2086
 "$bin/bilipulse" rooms add $ROOMS_TO_ADD --label local-sim
 
+# A window's summary is published once the window has ended, the windower's allowed lateness
+# (3 s) has passed and its key group has committed (every 1 s): wait for the first one.
+log "waiting for the first summary (at most ${SUMMARY_TIMEOUT}s)"
+first="$logs/first-summary.json"
+"$bin/bilipulse" tail --count 1 'bili.summary.>' >"$first" 2>"$logs/first-summary.err" &
+helper_pids+=($!)
+deadline=$((SECONDS + SUMMARY_TIMEOUT))
+while kill -0 "${helper_pids[0]}" 2>/dev/null; do
+    check_alive
+    if ((SECONDS >= deadline)); then
+        log "no summary within ${SUMMARY_TIMEOUT}s; see $logs/windower-*.log"
+        exit 1
+    fi
+    sleep 0.2
+done
+if ! wait "${helper_pids[0]}" || [[ ! -s "$first" ]]; then
+    log "could not watch for summaries; see $logs/first-summary.err"
+    exit 1
+fi
+helper_pids=()
+first_subject=$(sed -n 's/^{"subject":"\([^"]*\)".*/\1/p' "$first")
+log "summaries are flowing (the first: ${first_subject:-see $first})"
+
+# The default URL needs no flag; another port does.
+nats=""
+if [[ $NATS_PORT != 4222 ]]; then
+    nats=" --nats-url nats://127.0.0.1:$NATS_PORT"
+fi
+# "port P" or "ports P..Q" for $2 processes from port $1.
+ports() { if (($2 == 1)); then echo "port $1"; else echo "ports $1..$(($1 + $2 - 1))"; fi; }
 cat <<EOF
 
 bilipulse is running (logs in $logs):
   NATS        nats://127.0.0.1:$NATS_PORT   (monitoring http://127.0.0.1:$NATS_MONITOR_PORT)
   simulator   http://$SIM_ADDR              (ground truth in $data/sim-truth.jsonl)
-  ingesters   $INGESTERS, admin on ports $((ADMIN_BASE_PORT + 1))..$((ADMIN_BASE_PORT + INGESTERS))
+  ingesters   $INGESTERS, admin on $(ports $((ADMIN_BASE_PORT + 1)) "$INGESTERS")
+  windowers   $WINDOWERS, admin on $(ports $((windower_base + 1)) "$WINDOWERS")
 
 Watch it:
-  $bin/bilipulse tail --nats-url nats://127.0.0.1:$NATS_PORT                 # every event, as JSON lines
-  $bin/bilipulse tail --nats-url nats://127.0.0.1:$NATS_PORT 'bili.status.>' # coverage reports
-  $bin/bilipulse rooms ls --nats-url nats://127.0.0.1:$NATS_PORT             # rooms, owners, states
+  $bin/bilipulse tail$nats                           # every event, as JSON lines
+  $bin/bilipulse tail$nats 'bili.status.>'           # coverage reports
+  $bin/bilipulse rooms ls$nats                       # rooms, owners, states
+  $bin/bilipulse tail$nats 'bili.summary.>'          # window summaries: 1s, 10s, 1m, 1h
+  $bin/bilipulse tail$nats 'bili.summary.$EXAMPLE_ROOM.10s' # one room (real id), one width
+  $bin/bilipulse tail$nats 'bili.session.>'          # live sessions, once a room goes live
+  $bin/bilipulse recount$nats --room $EXAMPLE_ROOM --window 1m --compare
+      # recounts the room from BILI_EVENTS and checks the windower's summaries against it
+      # (windows that ended less than --settle, default 10 s, ago are not due yet and left out)
 
 Ctrl-C stops everything.
 EOF
 
 # Runs until Ctrl-C, or until one of the processes dies (then everything stops).
-wait -n "${ingester_pids[@]}" "${other_pids[@]}" || true
+wait -n "${ingester_pids[@]}" "${windower_pids[@]}" "${other_pids[@]}" || true
 log "a process exited unexpectedly; see $logs"
 exit 1

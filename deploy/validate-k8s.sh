@@ -12,7 +12,9 @@
 #   3. checks what schemas cannot see: every object in the bilipulse namespace, every ConfigMap
 #      or Secret a pod uses present in the output (or optional, or a Secret the operator creates:
 #      bilipulse-bilibili), selectors of workloads, Services and PodDisruptionBudgets matching
-#      pods, named probe and Service ports existing, no environment variable set twice.
+#      pods, named probe and Service ports existing, no environment variable set twice, and
+#      every program a bilipulse-image container runs built into that image (BINARIES in
+#      deploy/Dockerfile).
 #
 # Needs kubectl 1.27+ (the machine's, or .tools/kubectl) and kubernetes-validate in .tools/venv,
 # both from deploy/install-tools.sh. Without kubectl it fails under CI=true and skips otherwise.
@@ -26,6 +28,8 @@ K8S_VERSION="${BILIPULSE_K8S_VERSION:-1.32.0}"
 NAMESPACE=bilipulse
 # Secrets the manifests reference but that operators create themselves (never in the repo).
 EXTERNAL_SECRETS=bilipulse-bilibili
+# The programs the bilipulse image holds: deploy/Dockerfile's BINARIES.
+IMAGE_BINARIES="$(sed -n 's/^ARG BINARIES="\(.*\)"$/\1/p' "$ROOT/deploy/Dockerfile")"
 
 log() { printf 'validate-k8s: %s\n' "$*" >&2; }
 die() {
@@ -51,6 +55,7 @@ else
     exit 0
 fi
 [[ -x "$VALIDATE" ]] || die "$VALIDATE is missing; run deploy/install-tools.sh first"
+[[ -n "$IMAGE_BINARIES" ]] || die "no ARG BINARIES=\"...\" line in deploy/Dockerfile"
 
 if (($#)); then
     dirs=("$@")
@@ -66,13 +71,14 @@ trap 'rm -rf "$work"' EXIT
 
 # Step 3, over one rendered stream: prints one problem per line, or a summary of the objects.
 check_refs() {
-    "$PYTHON" - "$1" "$NAMESPACE" "$EXTERNAL_SECRETS" <<'PY'
+    "$PYTHON" - "$1" "$NAMESPACE" "$EXTERNAL_SECRETS" "$IMAGE_BINARIES" <<'PY'
 import sys
 from collections import Counter
 
 import yaml
 
 path, namespace, external = sys.argv[1], sys.argv[2], set(sys.argv[3].split(","))
+binaries = set(sys.argv[4].split())
 with open(path) as f:
     docs = [d for d in yaml.safe_load_all(f) if d]
 problems = []
@@ -132,6 +138,14 @@ for d in docs:
             need("Secret", {"name": vol["secret"]["secretName"], **vol["secret"]}, f"volume {vol['name']}")
     for c in spec.get("initContainers", []) + spec.get("containers", []):
         where = f"container {c['name']}"
+        # The bilipulse image (under any registry, tag or digest) holds only what the
+        # Dockerfile builds; a program missing there fails only at the pod's start.
+        image = c.get("image", "").split("@")[0].rsplit("/", 1)[-1].split(":")[0]
+        if image == "bilipulse" and c.get("command"):
+            program = c["command"][0]
+            if program not in binaries:
+                problems.append(f"{name(d)}: {where} runs {program!r}, which deploy/Dockerfile "
+                                f"does not build (BINARIES: {' '.join(sorted(binaries))})")
         for p in c.get("ports", []):
             if "name" in p:
                 ports[p["name"]] = p["containerPort"]

@@ -67,6 +67,71 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
     Ok(from_slice(bytes)?)
 }
 
+/// Decodes a [`RoomEvent`](crate::RoomEvent) the fast way: the same result as
+/// `decode::<RoomEvent>` for every message the contract allows, in two typed passes over the
+/// bytes (the envelope, then the kind's fields) instead of building a generic value tree and
+/// re-encoding it. Consumers reading the event stream at volume (the windower) use this.
+///
+/// A kind this version does not know decodes as [`crate::Payload::Other`] with
+/// `unknown_kind`, as with [`decode`]. Never panics, whatever the input.
+pub fn decode_event(bytes: &[u8]) -> Result<crate::RoomEvent, DecodeError> {
+    use crate::event::{Kind, Payload};
+    if !bytes.first().is_some_and(|&b| is_map_marker(b)) {
+        return Err(DecodeError::Malformed(serde::de::Error::custom(
+            "expected a MessagePack map at the top level",
+        )));
+    }
+    #[derive(serde::Deserialize)]
+    struct Envelope {
+        v: u16,
+        room: u64,
+        kind: String,
+        #[serde(default)]
+        cmd: Option<String>,
+        ts: i64,
+        recv: i64,
+        id: String,
+        src: String,
+    }
+    #[derive(serde::Deserialize)]
+    struct Version {
+        #[serde(default)]
+        v: u16,
+    }
+    let Version { v } = from_slice(bytes)?;
+    if v > SCHEMA_VERSION {
+        return Err(DecodeError::UnsupportedVersion { found: v });
+    }
+    let env: Envelope = from_slice(bytes)?;
+    // No kind has a field named like an envelope field, so each pass ignores the other's.
+    let payload = match Kind::parse(&env.kind) {
+        Some(Kind::Danmaku) => Payload::Danmaku(from_slice(bytes)?),
+        Some(Kind::Gift) => Payload::Gift(from_slice(bytes)?),
+        Some(Kind::Superchat) => Payload::Superchat(from_slice(bytes)?),
+        Some(Kind::Guard) => Payload::Guard(from_slice(bytes)?),
+        Some(Kind::Interact) => Payload::Interact(from_slice(bytes)?),
+        Some(Kind::Like) => Payload::Like(from_slice(bytes)?),
+        Some(Kind::Audience) => Payload::Audience(from_slice(bytes)?),
+        Some(Kind::Live) => Payload::Live(from_slice(bytes)?),
+        Some(Kind::Other) => Payload::Other(from_slice(bytes)?),
+        None => {
+            let mut other: crate::Other = from_slice(bytes).unwrap_or_default();
+            other.unknown_kind = Some(env.kind);
+            Payload::Other(other)
+        }
+    };
+    Ok(crate::RoomEvent {
+        v: env.v,
+        room: env.room,
+        cmd: env.cmd.unwrap_or_default(),
+        ts: env.ts,
+        recv: env.recv,
+        id: env.id,
+        src: env.src,
+        payload,
+    })
+}
+
 /// `rmp_serde::from_slice` with the nesting limited to [`MAX_DEPTH`].
 pub(crate) fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, rmp_serde::decode::Error> {
     let mut de = rmp_serde::Deserializer::from_read_ref(bytes);

@@ -2,8 +2,8 @@
 //!
 //! Everything another tool needs to consume bilipulse from NATS lives here and nowhere else:
 //! the subjects ([`subject`]), the JetStream streams and KV buckets with their settings
-//! ([`streams`]), the message types ([`RoomEvent`], [`WindowSummary`], [`RoomStatus`],
-//! [`RoomConfig`], [`Member`]), the MessagePack encoding ([`codec`]) and the rule that gives
+//! ([`streams`]), the message types ([`RoomEvent`], [`WindowSummary`], [`LiveSession`],
+//! [`RoomStatus`], [`RoomConfig`], [`Member`]), the windower's key groups ([`keygroup`]), the MessagePack encoding ([`codec`]) and the rule that gives
 //! every event its deduplication id ([`dedup`]).
 //!
 //! The types *are* the documentation: each field says its unit. `proto/README.md` shows the
@@ -17,22 +17,26 @@
 pub mod codec;
 pub mod dedup;
 pub mod event;
+pub mod keygroup;
 pub mod rooms;
+pub mod session;
 pub mod status;
 pub mod streams;
 pub mod subject;
 pub mod summary;
 
-pub use codec::{DecodeError, EncodeError, decode, encode};
+pub use codec::{DecodeError, EncodeError, decode, decode_event, encode};
 pub use dedup::dedup_id;
 pub use event::{
     Audience, BlindBox, CoinType, Danmaku, Gift, Guard, Interact, InteractAction, Kind, Like, Live,
     LiveState, Medal, Other, Payload, RoomEvent, SuperChat,
 };
+pub use keygroup::KeyGroup;
 pub use rooms::{Member, RoomConfig};
+pub use session::{LiveSession, TopChatter, TopSpender};
 pub use status::{ConnState, RoomStatus};
 pub use subject::{Subject, SubjectError, Window};
-pub use summary::{Coverage, WindowSummary};
+pub use summary::{Coverage, WindowSummary, mcny_to_cny};
 
 /// Version of the schema written into the `v` field of every message.
 ///

@@ -22,6 +22,9 @@ pub struct StreamSpec {
     pub duplicate_window: Duration,
     /// Messages kept per subject (`-1` = unlimited). `BILI_STATUS` keeps the latest per room.
     pub max_msgs_per_subject: i64,
+    /// Atomic batch publish (NATS 2.12) allowed: the windower commits summaries, sessions and
+    /// its checkpoint in one batch, so they are stored all together or not at all.
+    pub allow_atomic: bool,
 }
 
 /// `BILI_EVENTS`: every normalised room event.
@@ -31,6 +34,7 @@ pub const EVENTS: StreamSpec = StreamSpec {
     max_age: Duration::from_secs(7 * 24 * 3600),
     duplicate_window: Duration::from_secs(120),
     max_msgs_per_subject: -1,
+    allow_atomic: false,
 };
 
 /// `BILI_RAW`: raw command bodies for replay and re-parsing.
@@ -40,6 +44,7 @@ pub const RAW: StreamSpec = StreamSpec {
     max_age: DAY,
     duplicate_window: Duration::from_secs(120),
     max_msgs_per_subject: -1,
+    allow_atomic: false,
 };
 
 /// `BILI_STATUS`: the latest coverage report per room.
@@ -49,15 +54,19 @@ pub const STATUS: StreamSpec = StreamSpec {
     max_age: DAY,
     duplicate_window: Duration::from_secs(60),
     max_msgs_per_subject: 1,
+    allow_atomic: false,
 };
 
-/// `BILI_SUMMARY`: window summaries, kept for history and backfill.
+/// `BILI_SUMMARY`: window summaries and live sessions, kept for history and backfill, and the
+/// windower's checkpoints (`bili.wckpt.<key group>`), which must live in the same stream as the
+/// summaries because an atomic batch covers one stream only.
 pub const SUMMARY: StreamSpec = StreamSpec {
     name: "BILI_SUMMARY",
-    subjects: &["bili.summary.>"],
+    subjects: &["bili.summary.>", "bili.session.>", "bili.wckpt.>"],
     max_age: Duration::from_secs(30 * 24 * 3600),
     duplicate_window: Duration::from_secs(120),
     max_msgs_per_subject: -1,
+    allow_atomic: true,
 };
 
 /// Every stream of the bus.
@@ -93,5 +102,14 @@ pub const MEMBERS: KvSpec = KvSpec {
     key_ttl: Some(Duration::from_secs(6)),
 };
 
+/// `bili_windowers`: live windower replicas ([`crate::Member`]), keyed by windower id, each key
+/// with a TTL; key groups are placed over them by rendezvous hashing.
+pub const WINDOWERS: KvSpec = KvSpec {
+    bucket: "bili_windowers",
+    history: 1,
+    limit_markers: Some(Duration::from_secs(60)),
+    key_ttl: Some(Duration::from_secs(6)),
+};
+
 /// Every KV bucket of the bus.
-pub const ALL_BUCKETS: [KvSpec; 2] = [ROOMS, MEMBERS];
+pub const ALL_BUCKETS: [KvSpec; 3] = [ROOMS, MEMBERS, WINDOWERS];

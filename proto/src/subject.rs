@@ -6,6 +6,8 @@
 //! | `bili.raw.<room>` | `BILI_RAW` | raw command body (JSON text) |
 //! | `bili.status.<room>` | `BILI_STATUS` | [`crate::RoomStatus`] |
 //! | `bili.summary.<room>.<window>` | `BILI_SUMMARY` | [`crate::WindowSummary`] |
+//! | `bili.session.<room>` | `BILI_SUMMARY` | [`crate::LiveSession`] |
+//! | `bili.wckpt.<key group>` | `BILI_SUMMARY` | the windower's checkpoint (internal) |
 //!
 //! `<room>` is always Bilibili's real room id in decimal without leading zeros.
 
@@ -26,6 +28,8 @@ pub const ALL_RAW: &str = "bili.raw.>";
 pub const ALL_STATUS: &str = "bili.status.>";
 /// Every window summary.
 pub const ALL_SUMMARIES: &str = "bili.summary.>";
+/// Every live session.
+pub const ALL_SESSIONS: &str = "bili.session.>";
 
 /// `bili.event.<room>.<kind>`
 pub fn event(room: u64, kind: Kind) -> String {
@@ -50,6 +54,22 @@ pub fn status(room: u64) -> String {
 /// `bili.summary.<room>.<window>`
 pub fn summary(room: u64, window: Window) -> String {
     format!("bili.summary.{room}.{window}")
+}
+
+/// `bili.summary.<room>.*`: every window width of one room.
+pub fn room_summaries(room: u64) -> String {
+    format!("bili.summary.{room}.*")
+}
+
+/// `bili.session.<room>`
+pub fn session(room: u64) -> String {
+    format!("bili.session.{room}")
+}
+
+/// `bili.wckpt.<key group>`: the windower's checkpoint of one key group. Internal to the
+/// windower; consumers never need it.
+pub fn checkpoint(group: crate::KeyGroup) -> String {
+    format!("bili.wckpt.{group}")
 }
 
 /// A parsed bilipulse subject.
@@ -79,6 +99,11 @@ pub enum Subject {
         /// Window width.
         window: Window,
     },
+    /// `bili.session.<room>`
+    Session {
+        /// Real room id.
+        room: u64,
+    },
 }
 
 impl Subject {
@@ -88,7 +113,8 @@ impl Subject {
             Subject::Event { room, .. }
             | Subject::Raw { room }
             | Subject::Status { room }
-            | Subject::Summary { room, .. } => room,
+            | Subject::Summary { room, .. }
+            | Subject::Session { room } => room,
         }
     }
 }
@@ -100,6 +126,7 @@ impl fmt::Display for Subject {
             Subject::Raw { room } => write!(f, "bili.raw.{room}"),
             Subject::Status { room } => write!(f, "bili.status.{room}"),
             Subject::Summary { room, window } => write!(f, "bili.summary.{room}.{window}"),
+            Subject::Session { room } => write!(f, "bili.session.{room}"),
         }
     }
 }
@@ -110,7 +137,7 @@ pub enum SubjectError {
     /// It does not start with `bili.`.
     #[error("subject {0:?} is not under `bili.`")]
     NotBilipulse(String),
-    /// The second token is not `event`, `raw`, `status` or `summary`.
+    /// The second token is not `event`, `raw`, `status`, `summary` or `session`.
     #[error("subject {0:?} has an unknown type token")]
     UnknownType(String),
     /// Too few or too many tokens for its type.
@@ -160,7 +187,10 @@ impl FromStr for Subject {
                     window,
                 })
             }
-            (Some("event" | "raw" | "status" | "summary"), _) => {
+            (Some("session"), 3) => Ok(Subject::Session {
+                room: room(tokens[2])?,
+            }),
+            (Some("event" | "raw" | "status" | "summary" | "session"), _) => {
                 Err(SubjectError::WrongShape(s.to_owned()))
             }
             _ => Err(SubjectError::UnknownType(s.to_owned())),

@@ -1,7 +1,9 @@
 //! Scenario: another team copies our Python or JavaScript consumer example, points it at a real
 //! bilipulse NATS server and receives every kind of message. Each golden vector is published on
-//! its real subject (KV values through a real KV bucket), and what the consumer prints must
-//! equal the golden JSON twin, integers exactly (one of them is above 2^53).
+//! its real subject (KV values through a real KV bucket; the window summary and the live session
+//! the way the windower publishes them, in one atomic batch into `BILI_SUMMARY` together with a
+//! checkpoint), and what the consumer prints must equal the golden JSON twin, integers exactly
+//! (one of them is above 2^53). The checkpoint is internal: the consumer must not print it.
 
 mod common;
 
@@ -9,8 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use async_nats::jetstream;
+use async_nats::jetstream::{self, stream};
+use async_nats::{Client, HeaderMap};
 use bilipulse_proto::streams::{self, KvSpec};
+use bilipulse_proto::{KeyGroup, Subject, subject};
 use bilipulse_testkit::{NatsServer, require, tools};
 use common::samples::{self, Message, golden_dir};
 use serde_json::Value;
@@ -32,7 +36,7 @@ struct Vector {
 }
 
 fn vectors() -> Vec<Vector> {
-    samples::all()
+    let vectors: Vec<Vector> = samples::all()
         .into_iter()
         .map(|g| {
             let bytes = std::fs::read(golden_dir().join(format!("{}.msgpack", g.name))).unwrap();
@@ -47,16 +51,54 @@ fn vectors() -> Vec<Vector> {
                 message,
             }
         })
-        .collect()
+        .collect();
+    // Every public subject type that carries a message is exercised.
+    let types: Vec<&str> = vectors
+        .iter()
+        .filter_map(|v| v.subject.parse::<Subject>().ok())
+        .map(|s| match s {
+            Subject::Event { .. } => "event",
+            Subject::Raw { .. } => "raw",
+            Subject::Status { .. } => "status",
+            Subject::Summary { .. } => "summary",
+            Subject::Session { .. } => "session",
+        })
+        .collect();
+    for t in ["event", "status", "summary", "session"] {
+        assert!(
+            types.contains(&t),
+            "no golden vector travels on a {t} subject"
+        );
+    }
+    vectors
 }
 
-/// Every subject the vectors travel on, as subscription wildcards.
+/// The wildcards a consumer of everything public subscribes to, as documented in
+/// `proto/README.md`, plus `bili.wckpt.>`, which the consumers must skip by themselves.
 fn subscriptions() -> Vec<String> {
     vec![
-        "bili.>".to_owned(),
+        subject::ALL_EVENTS.to_owned(),
+        subject::ALL_STATUS.to_owned(),
+        subject::ALL_SUMMARIES.to_owned(),
+        subject::ALL_SESSIONS.to_owned(),
+        "bili.wckpt.>".to_owned(),
         format!("$KV.{}.>", streams::ROOMS.bucket),
         format!("$KV.{}.>", streams::MEMBERS.bucket),
     ]
+}
+
+/// NATS subject matching: `*` matches one token, a final `>` one or more.
+fn matches(pattern: &str, subject: &str) -> bool {
+    let mut subject = subject.split('.');
+    for p in pattern.split('.') {
+        match (p, subject.next()) {
+            (">", Some(_)) => return true,
+            ("*", Some(_)) => {}
+            (p, Some(t)) if p == t => {}
+            _ => return false,
+        }
+    }
+    subject.next().is_none()
 }
 
 fn repo_root() -> PathBuf {
@@ -77,8 +119,66 @@ async fn kv_bucket(js: &jetstream::Context, spec: KvSpec) -> jetstream::kv::Stor
     .unwrap_or_else(|e| panic!("create KV {}: {e}", spec.bucket))
 }
 
-/// Publishes every vector on its subject: events, summaries and statuses as plain messages,
-/// room configs and members as KV puts.
+/// `BILI_SUMMARY` with the contract's settings (atomic batch publish on).
+async fn summary_stream(js: &jetstream::Context) {
+    let spec = streams::SUMMARY;
+    assert!(
+        spec.allow_atomic,
+        "the windower commits to BILI_SUMMARY in atomic batches"
+    );
+    js.create_stream(stream::Config {
+        name: spec.name.to_owned(),
+        subjects: spec.subjects.iter().map(|s| (*s).to_owned()).collect(),
+        max_age: spec.max_age,
+        duplicate_window: spec.duplicate_window,
+        max_messages_per_subject: spec.max_msgs_per_subject,
+        allow_atomic_publish: spec.allow_atomic,
+        ..Default::default()
+    })
+    .await
+    .expect("create BILI_SUMMARY");
+}
+
+/// Publishes `msgs` as one atomic batch (NATS 2.12, ADR-50), as the windower does: the first
+/// message opens the batch as a request, the middle ones are plain publishes, the last commits.
+/// Returns how many messages the server says it stored.
+async fn atomic_batch(client: &Client, msgs: Vec<(String, bytes::Bytes)>) -> u64 {
+    let n = msgs.len();
+    assert!(n >= 2, "a batch of one is just a publish");
+    for (i, (subject, payload)) in msgs.into_iter().enumerate() {
+        let mut headers = HeaderMap::new();
+        headers.insert("Nats-Batch-Id", "consumers-test-batch");
+        headers.insert("Nats-Batch-Sequence", (i + 1).to_string().as_str());
+        if i + 1 == n {
+            headers.insert("Nats-Batch-Commit", "1");
+            let ack = client
+                .request_with_headers(subject, headers, payload)
+                .await
+                .expect("batch commit answered");
+            let ack: Value = serde_json::from_slice(&ack.payload).expect("JSON ack");
+            assert!(ack.get("error").is_none(), "batch refused: {ack}");
+            return ack["count"].as_u64().expect("ack counts the batch");
+        } else if i == 0 {
+            let reply = client
+                .request_with_headers(subject, headers, payload)
+                .await
+                .expect("batch start answered");
+            assert!(reply.payload.is_empty(), "batch not opened: {reply:?}");
+        } else {
+            client
+                .publish_with_headers(subject, headers, payload)
+                .await
+                .expect("publish");
+        }
+    }
+    unreachable!("the last message returns")
+}
+
+/// Publishes every vector on its subject: first the summary and the session in one atomic batch
+/// with a windower checkpoint around them (a `.part` first, the head last, compact MessagePack
+/// arrays as the windower writes them), so a consumer that failed to skip the checkpoint would
+/// reach `--count` before the last vector; then events and statuses as plain messages, room
+/// configs and members as KV puts.
 async fn publish_all(url: &str, vectors: &[Vector]) {
     let client = async_nats::connect(url)
         .await
@@ -86,6 +186,22 @@ async fn publish_all(url: &str, vectors: &[Vector]) {
     let js = jetstream::new(client.clone());
     let rooms = kv_bucket(&js, streams::ROOMS).await;
     let members = kv_bucket(&js, streams::MEMBERS).await;
+    summary_stream(&js).await;
+    let head = subject::checkpoint(KeyGroup::of(samples::ROOM));
+    let state = |n: u8| bytes::Bytes::from(vec![0x93, 0x01, n, 0xc0]);
+    let mut batch = vec![(format!("{head}.part"), state(0))];
+    for v in vectors {
+        if matches!(v.message, Message::Summary(_) | Message::Session(_)) {
+            batch.push((v.subject.clone(), bytes::Bytes::from(v.bytes.clone())));
+        }
+    }
+    batch.push((head, state(1)));
+    let count = batch.len() as u64;
+    assert_eq!(
+        atomic_batch(&client, batch).await,
+        count,
+        "the whole batch is stored"
+    );
     for v in vectors {
         let payload = bytes::Bytes::from(v.bytes.clone());
         match &v.message {
@@ -98,6 +214,7 @@ async fn publish_all(url: &str, vectors: &[Vector]) {
             Message::Member(m) => {
                 members.put(&m.id, payload).await.expect("KV put member");
             }
+            Message::Summary(_) | Message::Session(_) => {}
             _ => client
                 .publish(v.subject.clone(), payload)
                 .await
@@ -190,7 +307,20 @@ fn same(got: &Value, want: &Value) -> bool {
 }
 
 fn assert_every_vector_printed(consumer: &str, printed: &[Value], vectors: &[Vector]) {
+    for line in printed {
+        let subject = line["subject"].as_str().unwrap_or_default();
+        assert!(
+            !subject.starts_with("bili.wckpt."),
+            "{consumer}: printed an internal checkpoint: {line}"
+        );
+    }
     for v in vectors {
+        assert!(
+            subscriptions().iter().any(|s| matches(s, &v.subject)),
+            "{}: {} is not under any documented subscription",
+            v.name,
+            v.subject
+        );
         let line = printed
             .iter()
             .find(|l| l["subject"] == v.subject.as_str())

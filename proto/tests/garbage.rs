@@ -5,18 +5,19 @@
 mod common;
 
 use bilipulse_proto::{
-    DecodeError, Member, RoomConfig, RoomEvent, RoomStatus, WindowSummary, codec::MAX_DEPTH,
-    decode, encode,
+    DecodeError, LiveSession, Member, RoomConfig, RoomEvent, RoomStatus, WindowSummary,
+    codec::MAX_DEPTH, decode, encode,
 };
 use common::samples::{self, Message};
 use proptest::prelude::*;
 use rmpv::Value;
 
 /// Decodes `bytes` as every message type, returning each result's error (if any).
-fn decode_as_every_type(bytes: &[u8]) -> [Option<DecodeError>; 5] {
+fn decode_as_every_type(bytes: &[u8]) -> [Option<DecodeError>; 6] {
     [
         decode::<RoomEvent>(bytes).err(),
         decode::<WindowSummary>(bytes).err(),
+        decode::<LiveSession>(bytes).err(),
         decode::<RoomStatus>(bytes).err(),
         decode::<RoomConfig>(bytes).err(),
         decode::<Member>(bytes).err(),
@@ -148,6 +149,7 @@ fn a_msgpack_array_is_malformed() {
         let compact = match &g.message {
             Message::Event(m) => rmp_serde::to_vec(m),
             Message::Summary(m) => rmp_serde::to_vec(m),
+            Message::Session(m) => rmp_serde::to_vec(m),
             Message::Status(m) => rmp_serde::to_vec(m),
             Message::Config(m) => rmp_serde::to_vec(m),
             Message::Member(m) => rmp_serde::to_vec(m),
@@ -188,40 +190,64 @@ fn scalars_at_the_top_level_are_malformed() {
     }
 }
 
-#[test]
-fn a_map_missing_its_identifying_field_is_malformed() {
-    for (name, message, entries) in sample_maps() {
-        let key = if matches!(message, Message::Member(_)) {
-            "id"
-        } else {
-            "room"
-        };
-        let msg = assert_malformed(message.decode_like(&with_field(&entries, key, None)), name);
-        assert!(msg.contains(key), "{name}: the error names `{key}`: {msg}");
+/// The fields `proto/README.md` lists as required, per message type.
+fn required_fields(message: &Message) -> &'static [&'static str] {
+    match message {
+        Message::Event(_) => &["v", "room", "kind", "ts", "recv", "id", "src"],
+        Message::Summary(_) => &["v", "room", "window", "start", "end"],
+        Message::Session(_) => &["v", "room", "id", "start"],
+        Message::Status(_) => &["v", "room", "src", "ts", "state"],
+        Message::Config(_) => &["v", "room"],
+        Message::Member(_) => &["v", "id"],
     }
 }
 
 #[test]
-fn required_envelope_fields_of_an_event_are_each_required() {
-    let (_, message, entries) = sample_maps()
-        .into_iter()
-        .find(|(n, ..)| *n == "danmaku")
-        .unwrap();
-    for key in ["v", "room", "kind", "ts", "recv", "id", "src"] {
-        let msg = assert_malformed(message.decode_like(&with_field(&entries, key, None)), key);
-        assert!(msg.contains(key), "missing {key}: {msg}");
+fn the_required_fields_of_every_type_are_each_required() {
+    for (name, message, entries) in sample_maps() {
+        for &key in required_fields(&message) {
+            let what = format!("{name} without {key}");
+            let msg =
+                assert_malformed(message.decode_like(&with_field(&entries, key, None)), &what);
+            assert!(msg.contains(key), "{what}: the error names `{key}`: {msg}");
+        }
+    }
+}
+
+/// Every field not listed as required may be left out (a writer from before it existed): the
+/// message still decodes.
+#[test]
+fn every_other_field_may_be_left_out() {
+    for (name, message, entries) in sample_maps() {
+        for (key, _) in &entries {
+            let key = key.as_str().unwrap();
+            if required_fields(&message).contains(&key) {
+                continue;
+            }
+            if let Err(e) = message.decode_like(&with_field(&entries, key, None)) {
+                panic!("{name} without {key} does not decode: {e}");
+            }
+        }
     }
 }
 
 #[test]
 fn fields_of_the_wrong_type_are_malformed() {
-    let cases: [(&str, &str, Value); 8] = [
+    let cases: [(&str, &str, Value); 12] = [
         ("danmaku", "room", Value::from("21452505")),
         ("danmaku", "ts", Value::from(1.5)),
         ("danmaku", "text", Value::from(42)),
         ("danmaku", "medal", Value::from("葵花籽")),
         ("gift", "coin_type", Value::from(true)),
         ("window_summary", "danmaku", Value::from(-1)),
+        ("window_summary", "gift_mcny", Value::from(15.5)),
+        ("live_session", "end", Value::from("2025-11-24T16:00:06Z")),
+        (
+            "live_session",
+            "top_chatters",
+            Value::from("夏日葵Official"),
+        ),
+        ("live_session", "rev", Value::from(u64::from(u32::MAX) + 1)),
         ("room_status", "state", Value::Nil),
         ("member", "capacity", Value::from(u64::MAX)),
     ];

@@ -8,8 +8,8 @@ mod common;
 
 use std::path::Path;
 
-use bilipulse_proto::{Kind, RoomEvent, decode};
-use common::samples::{self, BEYOND_F64, Golden, golden_dir};
+use bilipulse_proto::{Kind, RoomEvent, decode, mcny_to_cny};
+use common::samples::{self, BEYOND_F64, Golden, Message, golden_dir};
 
 fn blessing() -> bool {
     std::env::var("BILIPULSE_BLESS").is_ok_and(|v| v == "1")
@@ -19,8 +19,29 @@ fn read(path: &Path) -> Option<Vec<u8>> {
     std::fs::read(path).ok()
 }
 
+/// The JSON twin as written to disk: pretty, keys sorted at every level. Sorting makes the
+/// files independent of serde_json's `preserve_order` feature (which feature unification may
+/// or may not switch on) and keeps re-blessing diffs to real changes.
 fn pretty(json: &serde_json::Value) -> String {
-    serde_json::to_string_pretty(json).expect("JSON values print") + "\n"
+    serde_json::to_string_pretty(&sorted(json)).expect("JSON values print") + "\n"
+}
+
+fn sorted(json: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match json {
+        J::Object(o) => {
+            let mut entries: Vec<_> = o.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            J::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k.clone(), sorted(v)))
+                    .collect(),
+            )
+        }
+        J::Array(a) => J::Array(a.iter().map(sorted).collect()),
+        other => other.clone(),
+    }
 }
 
 #[test]
@@ -130,6 +151,70 @@ fn the_golden_vectors_carry_an_integer_beyond_2_pow_53() {
         has(&serde_json::from_slice(&json).unwrap(), BEYOND_F64)
     });
     assert!(found, "no golden JSON holds {BEYOND_F64}");
+}
+
+/// The golden summary and session are what other teams check their money handling against, so
+/// their figures must be consistent: every CNY value is its milli-yuan value / 1000, totals add
+/// up, and (in the JSON twin) the CNY values are the exact decimals, e.g. `52.0` for 52000.
+#[test]
+fn the_golden_money_is_exact_and_adds_up() {
+    let json_of = |name: &str| -> serde_json::Value {
+        let bytes = read(&golden_dir().join(format!("{name}.json"))).expect("json present");
+        serde_json::from_slice(&bytes).unwrap()
+    };
+    let mut checked = 0;
+    for Golden { name, message } in samples::all() {
+        let json = json_of(name);
+        let pairs: &[(&str, &str)] = &[
+            ("gift_mcny", "gift_cny"),
+            ("superchat_mcny", "superchat_cny"),
+            ("guard_mcny", "guard_cny"),
+            ("total_mcny", "total_cny"),
+        ];
+        let (parts, total) = match &message {
+            Message::Summary(s) => (s.gift_mcny + s.superchat_mcny + s.guard_mcny, s.total_mcny),
+            Message::Session(s) => {
+                let spent: u64 = s.top_spenders.iter().map(|t| t.mcny).sum();
+                assert_eq!(
+                    spent, s.total_mcny,
+                    "{name}: the spenders account for it all"
+                );
+                for (i, t) in s.top_spenders.iter().enumerate() {
+                    assert_eq!(t.cny, mcny_to_cny(t.mcny), "{name}.top_spenders[{i}]");
+                    assert_eq!(
+                        json["top_spenders"][i]["cny"].to_string(),
+                        decimal(t.mcny),
+                        "{name}.top_spenders[{i}]"
+                    );
+                }
+                (s.gift_mcny + s.superchat_mcny + s.guard_mcny, s.total_mcny)
+            }
+            _ => continue,
+        };
+        assert_eq!(parts, total, "{name}: total_mcny is the sum of its parts");
+        for (mcny, cny) in pairs {
+            let m = json[mcny]
+                .as_u64()
+                .unwrap_or_else(|| panic!("{name}.{mcny} is an integer"));
+            assert!(json[cny].is_f64(), "{name}.{cny} is a float");
+            assert_eq!(json[cny].as_f64(), Some(mcny_to_cny(m)), "{name}.{cny}");
+            assert_eq!(
+                json[cny].to_string(),
+                decimal(m),
+                "{name}.{cny} prints exactly"
+            );
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 2, "a window summary and a live session");
+}
+
+/// `mcny` milli-yuan as the shortest decimal of yuan: 52000 → `52.0`, 15500 → `15.5`.
+fn decimal(mcny: u64) -> String {
+    let (yuan, frac) = (mcny / 1000, mcny % 1000);
+    let frac = format!("{frac:03}");
+    let frac = frac.trim_end_matches('0');
+    format!("{yuan}.{}", if frac.is_empty() { "0" } else { frac })
 }
 
 /// MessagePack to JSON, by hand: integers stay integers (exact), floats stay floats.

@@ -1,8 +1,10 @@
 //! Scenario: every subject a service builds parses back to what it was built from, every
 //! malformed subject is refused with the reason, and windows tile the time line exactly.
 
+use bilipulse_proto::keygroup::KEY_GROUPS;
+use bilipulse_proto::streams::{self, ALL_STREAMS};
 use bilipulse_proto::subject::{self, Window};
-use bilipulse_proto::{Kind, Subject, SubjectError};
+use bilipulse_proto::{KeyGroup, Kind, Subject, SubjectError};
 use proptest::prelude::*;
 
 fn kind() -> impl Strategy<Value = Kind> {
@@ -29,7 +31,35 @@ fn any_subject() -> impl Strategy<Value = Subject> {
         room().prop_map(|room| Subject::Raw { room }),
         room().prop_map(|room| Subject::Status { room }),
         (room(), window()).prop_map(|(room, window)| Subject::Summary { room, window }),
+        room().prop_map(|room| Subject::Session { room }),
     ]
+}
+
+fn key_group() -> impl Strategy<Value = KeyGroup> {
+    (0..KEY_GROUPS).prop_map(|n| KeyGroup::new(n).expect("in range"))
+}
+
+/// NATS subject matching: `*` matches one token, a final `>` one or more.
+fn matches(pattern: &str, subject: &str) -> bool {
+    let mut subject = subject.split('.');
+    for p in pattern.split('.') {
+        match (p, subject.next()) {
+            (">", Some(_)) => return true,
+            ("*", Some(_)) => {}
+            (p, Some(t)) if p == t => {}
+            _ => return false,
+        }
+    }
+    subject.next().is_none()
+}
+
+/// The streams whose subjects capture `s`.
+fn streams_of(s: &str) -> Vec<&'static str> {
+    ALL_STREAMS
+        .iter()
+        .filter(|spec| spec.subjects.iter().any(|p| matches(p, s)))
+        .map(|spec| spec.name)
+        .collect()
 }
 
 /// What the builder function of `s`'s type produces.
@@ -39,6 +69,17 @@ fn built(s: Subject) -> String {
         Subject::Raw { room } => subject::raw(room),
         Subject::Status { room } => subject::status(room),
         Subject::Summary { room, window } => subject::summary(room, window),
+        Subject::Session { room } => subject::session(room),
+    }
+}
+
+/// The stream the contract stores `s` in.
+fn stream_for(s: Subject) -> &'static str {
+    match s {
+        Subject::Event { .. } => streams::EVENTS.name,
+        Subject::Raw { .. } => streams::RAW.name,
+        Subject::Status { .. } => streams::STATUS.name,
+        Subject::Summary { .. } | Subject::Session { .. } => streams::SUMMARY.name,
     }
 }
 
@@ -52,6 +93,38 @@ proptest! {
         let parsed: Subject = text.parse().unwrap();
         prop_assert_eq!(parsed, s);
         prop_assert_eq!(parsed.room(), s.room());
+    }
+
+    /// Every subject is stored by exactly one stream, the one the contract names for it.
+    #[test]
+    fn every_built_subject_is_captured_by_exactly_its_stream(s in any_subject()) {
+        prop_assert_eq!(streams_of(&built(s)), vec![stream_for(s)]);
+    }
+
+    #[test]
+    fn built_summary_and_session_subjects_fall_under_their_wildcards(room in room(), window in window()) {
+        let summary = subject::summary(room, window);
+        prop_assert!(matches(subject::ALL_SUMMARIES, &summary));
+        prop_assert!(matches(&subject::room_summaries(room), &summary));
+        prop_assert!(!matches(&subject::room_summaries(room), &subject::session(room)));
+        let session = subject::session(room);
+        prop_assert!(matches(subject::ALL_SESSIONS, &session));
+        prop_assert!(!matches(subject::ALL_SESSIONS, &summary));
+        prop_assert!(!matches(subject::ALL_SUMMARIES, &session));
+    }
+
+    /// Checkpoints share `BILI_SUMMARY` with the summaries (one atomic batch holds both) but are
+    /// not consumer subjects: they parse as no `Subject` and no consumer wildcard catches them.
+    #[test]
+    fn checkpoint_subjects_are_stored_with_the_summaries_and_hidden_from_consumers(group in key_group()) {
+        let s = subject::checkpoint(group);
+        prop_assert_eq!(&s, &format!("bili.wckpt.{}", group.index()));
+        prop_assert_eq!(streams_of(&s), vec![streams::SUMMARY.name]);
+        prop_assert_eq!(streams_of(&format!("{s}.part")), vec![streams::SUMMARY.name]);
+        prop_assert_eq!(s.parse::<Subject>(), Err(SubjectError::UnknownType(s.clone())));
+        for wildcard in [subject::ALL_SUMMARIES, subject::ALL_SESSIONS, subject::ALL_EVENTS] {
+            prop_assert!(!matches(wildcard, &s), "{wildcard} catches {s}");
+        }
     }
 
     #[test]
@@ -151,6 +224,16 @@ fn well_known_subjects_parse() {
             window: Window::M1
         })
     );
+    assert_eq!(
+        "bili.session.21452505".parse::<Subject>(),
+        Ok(Subject::Session { room: 21_452_505 })
+    );
+    assert_eq!(subject::session(21_452_505), "bili.session.21452505");
+    assert_eq!(subject::room_summaries(5269), "bili.summary.5269.*");
+    assert_eq!(
+        subject::checkpoint(KeyGroup::new(7).unwrap()),
+        "bili.wckpt.7"
+    );
     assert_eq!("1h".parse::<Window>().map(Window::secs), Ok(3600));
 }
 
@@ -179,6 +262,8 @@ fn unknown_subject_types_are_refused() {
         "bili.",
         "bili.events.1.danmaku",
         "bili.summaries.1.1s",
+        "bili.sessions.1",
+        "bili.wckpt.3",
         "bili.Event.1.danmaku",
         "bili..1",
     ] {
@@ -197,6 +282,9 @@ fn subjects_with_the_wrong_number_of_tokens_are_refused() {
         "bili.status.1.x",
         "bili.summary.1",
         "bili.summary.1.1s.x",
+        "bili.session",
+        "bili.session.1.1m",
+        "bili.session.1.x.y",
     ] {
         assert_eq!(refused(s), SubjectError::WrongShape(s.into()), "{s:?}");
     }
@@ -222,6 +310,7 @@ fn room_tokens_that_are_not_canonical_room_ids_are_refused() {
             format!("bili.raw.{room}"),
             format!("bili.status.{room}"),
             format!("bili.summary.{room}.1s"),
+            format!("bili.session.{room}"),
         ] {
             assert_eq!(
                 refused(&s),

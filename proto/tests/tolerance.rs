@@ -4,8 +4,9 @@
 mod common;
 
 use bilipulse_proto::{
-    ConnState, Danmaku, InteractAction, Kind, LiveState, Member, Other, Payload, RoomConfig,
-    RoomEvent, RoomStatus, SCHEMA_VERSION, WindowSummary, decode, encode,
+    ConnState, Coverage, Danmaku, InteractAction, Kind, LiveSession, LiveState, Member, Other,
+    Payload, RoomConfig, RoomEvent, RoomStatus, SCHEMA_VERSION, TopChatter, TopSpender,
+    WindowSummary, decode, encode,
 };
 use common::arb;
 use proptest::prelude::*;
@@ -67,6 +68,12 @@ proptest! {
     #[test]
     fn unknown_fields_on_a_summary_are_ignored(s in arb::window_summary(), extra in arb::extra_fields()) {
         let back: WindowSummary = decode(&with_extra_fields(&s, &extra)).unwrap();
+        prop_assert_eq!(back, s);
+    }
+
+    #[test]
+    fn unknown_fields_on_a_session_are_ignored(s in arb::live_session(), extra in arb::extra_fields()) {
+        let back: LiveSession = decode(&with_extra_fields(&s, &extra)).unwrap();
         prop_assert_eq!(back, s);
     }
 
@@ -218,6 +225,28 @@ fn messages_with_only_their_required_fields_decode_with_defaults() {
         }
     );
 
+    let session = map(&[
+        ("v", Value::from(SCHEMA_VERSION)),
+        ("room", Value::from(21_452_505)),
+        ("id", Value::from("21452505:1763990000000")),
+        ("start", Value::from(1_763_990_000_000_i64)),
+    ]);
+    let session: LiveSession = decode(&to_bytes(&session)).unwrap();
+    assert_eq!(
+        session,
+        LiveSession {
+            v: SCHEMA_VERSION,
+            room: 21_452_505,
+            id: "21452505:1763990000000".to_owned(),
+            start: 1_763_990_000_000,
+            ..LiveSession::default()
+        }
+    );
+    assert_eq!(
+        (session.end, session.running, session.title),
+        (None, false, None)
+    );
+
     let config = map(&[
         ("v", Value::from(SCHEMA_VERSION)),
         ("room", Value::from(21_452_505)),
@@ -245,4 +274,97 @@ fn an_older_schema_version_is_accepted() {
     fields[0] = ("v", Value::from(0));
     let event: RoomEvent = decode(&to_bytes(&map(&fields))).unwrap();
     assert_eq!((event.v, event.kind()), (0, Kind::Like));
+}
+
+/// A summary written before `rev`, `events`, the `*_mcny` fields, the estimate flags and the
+/// new coverage fields existed still decodes: those take their defaults, and `complete` false
+/// says, conservatively, that the window is not known to be complete.
+#[test]
+fn a_summary_from_before_the_exact_money_fields_decodes_with_defaults() {
+    let coverage = map(&[
+        ("connected_ms", Value::from(10_000)),
+        ("masked_ms", Value::from(0)),
+        ("reconnects", Value::from(0)),
+        ("late_events", Value::from(2)),
+        ("lost_events", Value::from(0)),
+    ]);
+    let old = map(&[
+        ("v", Value::from(SCHEMA_VERSION)),
+        ("room", Value::from(21_452_505)),
+        ("window", Value::from("10s")),
+        ("start", Value::from(1_764_000_000_000_i64)),
+        ("end", Value::from(1_764_000_010_000_i64)),
+        ("danmaku", Value::from(42)),
+        ("chatters", Value::from(31)),
+        ("chatters_reliable", Value::from(true)),
+        ("gifts", Value::from(7)),
+        ("gift_cny", Value::from(15.5)),
+        ("total_cny", Value::from(15.5)),
+        ("coverage", coverage),
+    ]);
+    let s: WindowSummary = decode(&to_bytes(&old)).unwrap();
+    assert_eq!((s.danmaku, s.chatters, s.gift_cny), (42, 31, 15.5));
+    assert_eq!((s.rev, s.events), (0, 0));
+    assert_eq!((s.chatters_estimated, s.chatters_error), (false, 0.0));
+    assert_eq!(
+        (s.gift_mcny, s.superchat_mcny, s.guard_mcny, s.total_mcny),
+        (0, 0, 0, 0)
+    );
+    assert_eq!(
+        s.coverage,
+        Coverage {
+            connected_ms: 10_000,
+            late_events: 2,
+            ..Coverage::default()
+        }
+    );
+    assert!(!s.coverage.complete);
+}
+
+/// The entries of a session's top lists are maps too: a newer writer may add fields to them,
+/// and may leave out ones an older one wrote.
+#[test]
+fn top_list_entries_with_unknown_or_missing_fields_still_decode() {
+    let session = map(&[
+        ("v", Value::from(SCHEMA_VERSION)),
+        ("room", Value::from(21_452_505)),
+        ("id", Value::from("21452505:1763990000000")),
+        ("start", Value::from(1_763_990_000_000_i64)),
+        (
+            "top_chatters",
+            Value::Array(vec![map(&[
+                ("uid", Value::from(9_007_199_254_740_993_u64)),
+                ("uname", Value::from("路过的星星")),
+                ("count", Value::from(640)),
+                ("zz_badge", map(&[("level", Value::from(3))])),
+            ])]),
+        ),
+        (
+            "top_spenders",
+            Value::Array(vec![map(&[
+                ("uid", Value::from(672_328_094)),
+                ("mcny", Value::from(96_500)),
+                ("zz_rank_delta", Value::from(-2)),
+            ])]),
+        ),
+    ]);
+    let s: LiveSession = decode(&to_bytes(&session)).unwrap();
+    assert_eq!(
+        s.top_chatters,
+        [TopChatter {
+            uid: 9_007_199_254_740_993,
+            uid_crc32: String::new(),
+            uname: "路过的星星".to_owned(),
+            count: 640,
+        }]
+    );
+    assert_eq!(
+        s.top_spenders,
+        [TopSpender {
+            uid: 672_328_094,
+            uname: String::new(),
+            mcny: 96_500,
+            cny: 0.0,
+        }]
+    );
 }

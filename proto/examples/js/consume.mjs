@@ -15,6 +15,13 @@
 // can wait for it before publishing. Messages that are not MessagePack go to stderr and are
 // counted too.
 //
+// Every public subject carries a MessagePack map: events, statuses, window summaries
+// (`bili.summary.<room>.<window>`) and live sessions (`bili.session.<room>`) alike. The
+// windower's checkpoints (`bili.wckpt.>`) share the `bili.` prefix but are internal, so they are
+// skipped (not printed, not counted). This is a core NATS subscription: it sees summaries and
+// sessions as they are published, including those of an atomic batch the server then refuses;
+// read the stream BILI_SUMMARY through JetStream to see only what was stored.
+//
 // Requires: @nats-io/transport-node and @msgpack/msgpack (pinned in deploy/node/package.json).
 //
 //   node consume.mjs --url nats://127.0.0.1:4222 --subject 'bili.event.21452505.>' --count 10
@@ -22,6 +29,9 @@
 import { parseArgs } from "node:util";
 import { decode } from "@msgpack/msgpack";
 import { connect } from "@nats-io/transport-node";
+
+// The windower's internal checkpoints: not part of the bus contract.
+const INTERNAL = "bili.wckpt.";
 
 const USAGE = `usage: consume.mjs [--url URL] [--subject SUBJECT]... [--count N]
   --url      NATS server URL (default nats://127.0.0.1:4222)
@@ -96,7 +106,7 @@ async function main() {
       console.error(`consume.mjs: subscription error: ${err.message}`);
       return;
     }
-    if (done) return;
+    if (done || msg.subject.startsWith(INTERNAL)) return;
     try {
       const message = decode(msg.data, { useBigInt64: true });
       process.stdout.write(`{"subject":${JSON.stringify(msg.subject)},"message":${toJson(message)}}\n`);

@@ -11,6 +11,13 @@ Integers stay exact (Python ints have no size limit, so uids above 2**53 survive
 subscriptions are registered with the server it prints a line `READY`, so a script can wait
 for it before publishing. Messages that are not MessagePack go to stderr and are counted too.
 
+Every public subject carries a MessagePack map: events, statuses, window summaries
+(`bili.summary.<room>.<window>`) and live sessions (`bili.session.<room>`) alike. The
+windower's checkpoints (`bili.wckpt.>`) share the `bili.` prefix but are internal, so they are
+skipped (not printed, not counted). This is a core NATS subscription: it sees summaries and
+sessions as they are published, including those of an atomic batch the server then refuses;
+read the stream BILI_SUMMARY through JetStream to see only what was stored.
+
 Requires: nats-py and msgpack (pinned in deploy/requirements-consumers.txt).
 
     python consume.py --url nats://127.0.0.1:4222 --subject 'bili.event.21452505.>' --count 10
@@ -24,6 +31,9 @@ import sys
 
 import msgpack
 import nats
+
+# The windower's internal checkpoints: not part of the bus contract.
+INTERNAL = "bili.wckpt."
 
 
 def to_jsonable(value):
@@ -66,7 +76,7 @@ async def consume(args):
 
     async def on_message(msg):
         nonlocal seen
-        if done.is_set():
+        if done.is_set() or msg.subject.startswith(INTERNAL):
             return
         try:
             body = msgpack.unpackb(msg.data, raw=False)

@@ -5,8 +5,8 @@
 
 use bilipulse_proto::{
     Audience, BlindBox, CoinType, ConnState, Coverage, Danmaku, Gift, Guard, Interact,
-    InteractAction, Like, Live, LiveState, Medal, Member, Other, Payload, RoomConfig, RoomEvent,
-    RoomStatus, SuperChat, WindowSummary,
+    InteractAction, Like, Live, LiveSession, LiveState, Medal, Member, Other, Payload, RoomConfig,
+    RoomEvent, RoomStatus, SuperChat, TopChatter, TopSpender, WindowSummary,
 };
 use proptest::prelude::*;
 
@@ -345,14 +345,32 @@ pub fn room_event() -> BoxedStrategy<RoomEvent> {
 }
 
 pub fn coverage() -> BoxedStrategy<Coverage> {
-    (uint(), uint(), uint(), uint(), uint())
+    (
+        uint(),
+        uint(),
+        uint(),
+        uint(),
+        uint(),
+        uint(),
+        any::<bool>(),
+    )
         .prop_map(
-            |(connected_ms, masked_ms, reconnects, late_events, lost_events)| Coverage {
+            |(
                 connected_ms,
                 masked_ms,
                 reconnects,
                 late_events,
                 lost_events,
+                undecoded_gifts,
+                complete,
+            )| Coverage {
+                connected_ms,
+                masked_ms,
+                reconnects,
+                late_events,
+                lost_events,
+                undecoded_gifts,
+                complete,
             },
         )
         .boxed()
@@ -361,17 +379,26 @@ pub fn coverage() -> BoxedStrategy<Coverage> {
 pub fn window_summary() -> BoxedStrategy<WindowSummary> {
     use proptest::option::of;
     (
-        (version(), uint(), text(), int(), int()),
+        (
+            version(),
+            uint(),
+            text(),
+            int(),
+            int(),
+            any::<u32>(),
+            uint(),
+        ),
         (
             uint(),
             uint(),
             uint(),
             any::<bool>(),
-            uint(),
+            any::<bool>(),
             money(),
-            uint(),
         ),
-        (uint(), money(), uint(), money(), money()),
+        (uint(), money(), uint(), uint()),
+        (uint(), money(), uint(), uint(), money(), uint()),
+        (money(), uint()),
         (uint(), uint(), uint(), uint()),
         (
             of(uint()),
@@ -385,17 +412,18 @@ pub fn window_summary() -> BoxedStrategy<WindowSummary> {
     )
         .prop_map(
             |(
-                (v, room, window, start, end),
+                (v, room, window, start, end, rev, events),
                 (
                     danmaku,
                     lottery_danmaku,
                     chatters,
                     chatters_reliable,
-                    gifts,
-                    gift_cny,
-                    free_gifts,
+                    chatters_estimated,
+                    chatters_error,
                 ),
-                (superchats, superchat_cny, guards, guard_cny, total_cny),
+                (gifts, gift_cny, gift_mcny, free_gifts),
+                (superchats, superchat_cny, superchat_mcny, guards, guard_cny, guard_mcny),
+                (total_cny, total_mcny),
                 (enters, follows, shares, likes),
                 (watched, online_rank, online_count, like_total, fans, live),
                 coverage,
@@ -405,18 +433,26 @@ pub fn window_summary() -> BoxedStrategy<WindowSummary> {
                 window,
                 start,
                 end,
+                rev,
+                events,
                 danmaku,
                 lottery_danmaku,
                 chatters,
                 chatters_reliable,
+                chatters_estimated,
+                chatters_error,
                 gifts,
                 gift_cny,
+                gift_mcny,
                 free_gifts,
                 superchats,
                 superchat_cny,
+                superchat_mcny,
                 guards,
                 guard_cny,
+                guard_mcny,
                 total_cny,
+                total_mcny,
                 enters,
                 follows,
                 shares,
@@ -428,6 +464,93 @@ pub fn window_summary() -> BoxedStrategy<WindowSummary> {
                 fans,
                 live,
                 coverage,
+            },
+        )
+        .boxed()
+}
+
+pub fn top_chatter() -> BoxedStrategy<TopChatter> {
+    (uint(), text(), text(), uint())
+        .prop_map(|(uid, uid_crc32, uname, count)| TopChatter {
+            uid,
+            uid_crc32,
+            uname,
+            count,
+        })
+        .boxed()
+}
+
+pub fn top_spender() -> BoxedStrategy<TopSpender> {
+    (uint(), text(), uint(), money())
+        .prop_map(|(uid, uname, mcny, cny)| TopSpender {
+            uid,
+            uname,
+            mcny,
+            cny,
+        })
+        .boxed()
+}
+
+pub fn live_session() -> BoxedStrategy<LiveSession> {
+    use proptest::collection::vec;
+    use proptest::option::of;
+    (
+        (version(), uint(), text(), any::<u32>(), int(), of(int())),
+        (any::<bool>(), int(), any::<u32>(), of(text())),
+        (uint(), uint(), any::<bool>(), any::<bool>(), money()),
+        (uint(), uint(), money(), uint(), uint(), money()),
+        (uint(), uint(), money(), uint(), money()),
+        (of(uint()), of(uint()), of(uint())),
+        (
+            vec(top_chatter(), 0..4),
+            vec(top_spender(), 0..4),
+            any::<bool>(),
+            uint(),
+        ),
+    )
+        .prop_map(
+            |(
+                (v, room, id, rev, start, end),
+                (running, duration_ms, restarts, title),
+                (danmaku, chatters, chatters_reliable, chatters_estimated, chatters_error),
+                (gifts, gift_mcny, gift_cny, superchats, superchat_mcny, superchat_cny),
+                (guards, guard_mcny, guard_cny, total_mcny, total_cny),
+                (peak_online_count, peak_online_rank, watched),
+                (top_chatters, top_spenders, top_exact, top_error),
+            )| LiveSession {
+                v,
+                room,
+                id,
+                rev,
+                start,
+                end,
+                running,
+                duration_ms,
+                restarts,
+                title,
+                danmaku,
+                chatters,
+                chatters_reliable,
+                chatters_estimated,
+                chatters_error,
+                gifts,
+                gift_mcny,
+                gift_cny,
+                superchats,
+                superchat_mcny,
+                superchat_cny,
+                guards,
+                guard_mcny,
+                guard_cny,
+                total_mcny,
+                total_cny,
+                peak_online_count,
+                peak_online_rank,
+                watched,
+                top_chatters,
+                top_spenders,
+                top_exact,
+                top_error,
             },
         )
         .boxed()

@@ -8,8 +8,9 @@ use std::path::PathBuf;
 use bilipulse_proto::subject::Window;
 use bilipulse_proto::{
     Audience, BlindBox, CoinType, ConnState, Coverage, Danmaku, Gift, Guard, Interact,
-    InteractAction, Like, Live, LiveState, Medal, Member, Other, Payload, RoomConfig, RoomEvent,
-    RoomStatus, SCHEMA_VERSION, SuperChat, WindowSummary, dedup_id, subject,
+    InteractAction, Like, Live, LiveSession, LiveState, Medal, Member, Other, Payload, RoomConfig,
+    RoomEvent, RoomStatus, SCHEMA_VERSION, SuperChat, TopChatter, TopSpender, WindowSummary,
+    dedup_id, mcny_to_cny, subject,
 };
 
 /// A room id of the size Bilibili hands out today.
@@ -29,6 +30,7 @@ pub fn golden_dir() -> PathBuf {
 pub enum Message {
     Event(RoomEvent),
     Summary(WindowSummary),
+    Session(LiveSession),
     Status(RoomStatus),
     Config(RoomConfig),
     Member(Member),
@@ -40,6 +42,7 @@ impl Message {
         match self {
             Message::Event(m) => bilipulse_proto::encode(m),
             Message::Summary(m) => bilipulse_proto::encode(m),
+            Message::Session(m) => bilipulse_proto::encode(m),
             Message::Status(m) => bilipulse_proto::encode(m),
             Message::Config(m) => bilipulse_proto::encode(m),
             Message::Member(m) => bilipulse_proto::encode(m),
@@ -52,6 +55,7 @@ impl Message {
         match self {
             Message::Event(m) => serde_json::to_value(m),
             Message::Summary(m) => serde_json::to_value(m),
+            Message::Session(m) => serde_json::to_value(m),
             Message::Status(m) => serde_json::to_value(m),
             Message::Config(m) => serde_json::to_value(m),
             Message::Member(m) => serde_json::to_value(m),
@@ -65,6 +69,7 @@ impl Message {
         Ok(match self {
             Message::Event(_) => Message::Event(decode(bytes)?),
             Message::Summary(_) => Message::Summary(decode(bytes)?),
+            Message::Session(_) => Message::Session(decode(bytes)?),
             Message::Status(_) => Message::Status(decode(bytes)?),
             Message::Config(_) => Message::Config(decode(bytes)?),
             Message::Member(_) => Message::Member(decode(bytes)?),
@@ -81,6 +86,7 @@ impl Message {
                 let window: Window = s.window.parse().expect("sample windows are canonical");
                 subject::summary(s.room, window)
             }
+            Message::Session(s) => subject::session(s.room),
             Message::Status(s) => subject::status(s.room),
             Message::Config(c) => format!("$KV.{}.{}", ROOMS.bucket, c.room),
             Message::Member(m) => format!("$KV.{}.{}", MEMBERS.bucket, m.id),
@@ -277,18 +283,27 @@ pub fn all() -> Vec<Golden> {
         window: Window::S10.to_string(),
         start: 1_764_000_000_000,
         end: 1_764_000_010_000,
+        // Published again once: two late events changed the window after it first closed.
+        rev: 1,
+        events: 241,
         danmaku: 42,
         lottery_danmaku: 3,
         chatters: 31,
         chatters_reliable: true,
+        chatters_estimated: false,
+        chatters_error: 0.0,
         gifts: 7,
-        gift_cny: 15.5,
+        gift_cny: mcny_to_cny(15_500),
+        gift_mcny: 15_500,
         free_gifts: 12,
         superchats: 1,
-        superchat_cny: 30.0,
+        superchat_cny: mcny_to_cny(30_000),
+        superchat_mcny: 30_000,
         guards: 1,
-        guard_cny: 138.0,
-        total_cny: 183.5,
+        guard_cny: mcny_to_cny(138_000),
+        guard_mcny: 138_000,
+        total_cny: mcny_to_cny(183_500),
+        total_mcny: 183_500,
         enters: 58,
         follows: 4,
         shares: 1,
@@ -305,7 +320,91 @@ pub fn all() -> Vec<Golden> {
             reconnects: 0,
             late_events: 2,
             lost_events: 0,
+            undecoded_gifts: 0,
+            complete: true,
         },
+    };
+    // The broadcast the `CUT_OFF` sample ended: it started at that event's `live_time` and was
+    // published at least once a minute until the cut-off. The top lists are cut to three entries
+    // to keep the vector readable (real ones hold up to ten); the spenders account for every
+    // yuan of the session.
+    let session_start = 1_763_990_000_000_i64;
+    let session_end = t0 + 6_000;
+    let live_session = LiveSession {
+        v: SCHEMA_VERSION,
+        room: ROOM,
+        id: format!("{ROOM}:{session_start}"),
+        rev: 167,
+        start: session_start,
+        end: Some(session_end),
+        running: false,
+        duration_ms: session_end - session_start,
+        restarts: 1,
+        title: Some("【歌回】晚上好～今天唱到十二点 🌻".to_owned()),
+        danmaku: 18_734,
+        chatters: 2_391,
+        chatters_reliable: true,
+        chatters_estimated: false,
+        chatters_error: 0.0,
+        gifts: 37,
+        gift_mcny: 52_000,
+        gift_cny: mcny_to_cny(52_000),
+        superchats: 2,
+        superchat_mcny: 80_000,
+        superchat_cny: mcny_to_cny(80_000),
+        guards: 2,
+        guard_mcny: 276_000,
+        guard_cny: mcny_to_cny(276_000),
+        total_mcny: 408_000,
+        total_cny: mcny_to_cny(408_000),
+        peak_online_count: Some(15_200),
+        peak_online_rank: Some(2_417),
+        watched: Some(184_233),
+        top_chatters: vec![
+            TopChatter {
+                uid: UID,
+                uid_crc32: "5f1c2a9b".to_owned(),
+                uname: "夏日葵Official".to_owned(),
+                count: 1_342,
+            },
+            TopChatter {
+                uid: 1_803_275_643,
+                uid_crc32: "544ece68".to_owned(),
+                uname: "葵の小粉丝".to_owned(),
+                count: 977,
+            },
+            TopChatter {
+                uid: BEYOND_F64,
+                uid_crc32: "23337f37".to_owned(),
+                uname: "路过的星星".to_owned(),
+                count: 640,
+            },
+        ],
+        top_spenders: vec![
+            // A guard (138 000) and gifts (20 000).
+            TopSpender {
+                uid: BEYOND_F64,
+                uname: "路过的星星".to_owned(),
+                mcny: 158_000,
+                cny: mcny_to_cny(158_000),
+            },
+            // A guard (138 000) and gifts (15 500).
+            TopSpender {
+                uid: UID,
+                uname: "夏日葵Official".to_owned(),
+                mcny: 153_500,
+                cny: mcny_to_cny(153_500),
+            },
+            // Two Super Chats (30 + 50 yuan) and gifts (16 500).
+            TopSpender {
+                uid: 672_328_094,
+                uname: "星海のうた".to_owned(),
+                mcny: 96_500,
+                cny: mcny_to_cny(96_500),
+            },
+        ],
+        top_exact: true,
+        top_error: 0,
     };
     let room_status = RoomStatus {
         v: SCHEMA_VERSION,
@@ -351,6 +450,10 @@ pub fn all() -> Vec<Golden> {
     out.push(Golden {
         name: "window_summary",
         message: Message::Summary(window_summary),
+    });
+    out.push(Golden {
+        name: "live_session",
+        message: Message::Session(live_session),
     });
     out.push(Golden {
         name: "room_status",

@@ -4,11 +4,14 @@
 //! * `watch ROOM...`: connect to rooms directly (no NATS) and print their events, or count them.
 //! * `rooms add|rm|ls`: manage the desired rooms in `bili_rooms` and see who observes them.
 //! * `tail [SUBJECT]`: print what flows on the bus, decoded from MessagePack, as JSON lines.
+//! * `recount --room R --window W`: recompute a room's window summaries from `BILI_EVENTS`
+//!   with a deliberately simple implementation, and `--compare` them with `BILI_SUMMARY`.
 //!
 //! Output is JSON lines with exactly the field names of the MessagePack contract, so whatever a
 //! script learns from `bilipulse` carries over to consuming NATS directly.
 
 pub mod decode;
+pub mod recount;
 pub mod rooms;
 pub mod tail;
 pub mod watch;
@@ -22,7 +25,7 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "bilipulse",
     version,
-    about = "bilipulse: decode, watch and manage Bilibili live rooms"
+    about = "bilipulse: decode, watch and manage Bilibili live rooms, and recount their statistics"
 )]
 pub struct Cli {
     /// What to do.
@@ -41,6 +44,9 @@ pub enum Command {
     Rooms(rooms::RoomsArgs),
     /// Print messages from the bus as JSON lines (default: every event).
     Tail(tail::TailArgs),
+    /// Recount a room's window summaries from BILI_EVENTS (--compare: check BILI_SUMMARY).
+    #[command(after_help = recount::args::AFTER_HELP)]
+    Recount(Box<recount::RecountArgs>),
 }
 
 /// Runs a parsed command line; the exit code says whether everything succeeded.
@@ -54,13 +60,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Watch(a) => watch::run(*a).await,
         Command::Rooms(a) => rooms::run(a).await,
         Command::Tail(a) => tail::run(a).await,
+        Command::Recount(a) => recount::run(*a).await,
     }
 }
 
 /// Wall-clock Unix milliseconds.
 pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    bilipulse_runtime::clock::now_ms()
 }

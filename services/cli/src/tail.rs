@@ -8,7 +8,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use bilipulse_proto::{RoomEvent, RoomStatus, Subject, WindowSummary, subject};
+use bilipulse_proto::{LiveSession, RoomEvent, RoomStatus, Subject, WindowSummary, subject};
 use bilipulse_runtime::bus;
 use bilipulse_runtime::config::NatsConfig;
 use futures::StreamExt;
@@ -59,6 +59,7 @@ pub fn render(subject: &str, payload: &[u8]) -> String {
         Ok(Subject::Event { .. }) => to_json(bilipulse_proto::decode::<RoomEvent>(payload)),
         Ok(Subject::Status { .. }) => to_json(bilipulse_proto::decode::<RoomStatus>(payload)),
         Ok(Subject::Summary { .. }) => to_json(bilipulse_proto::decode::<WindowSummary>(payload)),
+        Ok(Subject::Session { .. }) => to_json(bilipulse_proto::decode::<LiveSession>(payload)),
         Ok(Subject::Raw { .. }) => serde_json::from_slice::<Value>(payload)
             .map(|raw| json!({ "raw": raw }))
             .map_err(|e| format!("raw body is not JSON: {e}")),

@@ -9,6 +9,7 @@ use bilipulse_proto::{
     ConnState, Danmaku, Kind, Payload, RoomEvent, RoomStatus, SCHEMA_VERSION, subject,
 };
 use bilipulse_testkit::NatsServer;
+use bilipulse_testkit::wait::eventually;
 use serde_json::Value;
 
 #[tokio::test]
@@ -73,22 +74,22 @@ async fn events_status_raw_and_garbage_are_printed_as_json_lines() {
             }
         }
     });
-    let first = tokio::time::timeout(Duration::from_secs(20), async {
-        loop {
+    let first = eventually(
+        "tail to print a line",
+        Duration::from_secs(20),
+        async || {
             client
                 .publish(messages[0].0.clone(), messages[0].1.clone().into())
                 .await
                 .unwrap();
             client.flush().await.unwrap();
-            if let Ok(Some(line)) =
-                tokio::time::timeout(Duration::from_millis(200), rx.recv()).await
-            {
-                return line;
-            }
-        }
-    })
-    .await
-    .expect("tail prints within 20 s");
+            tokio::time::timeout(Duration::from_millis(200), rx.recv())
+                .await
+                .ok()
+                .flatten()
+        },
+    )
+    .await;
     for (subj, payload) in &messages[1..] {
         client
             .publish(subj.clone(), payload.clone().into())

@@ -7,6 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use bilipulse_sim::{Profile, RoomSpec, SimConfig, SimHandle};
+use bilipulse_testkit::wait::eventually;
 use serde_json::Value;
 
 const ROOM: u64 = 21452505;
@@ -44,17 +45,15 @@ fn watch_cmd(sim: &SimHandle) -> Command {
 /// Waits (up to 20 s) until the simulator has an authenticated connection and has delivered
 /// some events to it.
 async fn until_flowing(sim: &SimHandle) {
-    tokio::time::timeout(Duration::from_secs(20), async {
-        loop {
+    eventually(
+        "events to flow to the watch",
+        Duration::from_secs(20),
+        async || {
             let delivered: u64 = sim.truth().counts(ROOM).values().sum();
-            if sim.open_connections() > 0 && delivered >= 50 {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await
-    .expect("events flow to the watch within 20 s");
+            (sim.open_connections() > 0 && delivered >= 50).then_some(())
+        },
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

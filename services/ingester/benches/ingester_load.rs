@@ -15,7 +15,8 @@
 //!   simulator generated, and the CPU each of the three processes used.
 //!
 //! The simulator binary is taken from `BILIPULSE_SIM_BIN`, else from next to the ingester
-//! binary (build it in the same profile), nats-server from the pinned tools.
+//! binary (build it in the same profile), nats-server from the pinned tools. The ingester's log
+//! is kept in a temporary directory, printed at the start.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -26,10 +27,17 @@ use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
 use bilipulse_proto::{RoomConfig, SCHEMA_VERSION, streams};
+use bilipulse_testkit::NatsServer;
+use bilipulse_testkit::process::{ServiceProcess, http_get};
+use bilipulse_testkit::procstat::{cores, cpu_model, cpu_ticks, rss_kib, ticks_to_secs};
+use bilipulse_testkit::wait::{converge, eventually};
 use futures::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// Rooms the ingester has connected.
+const CONNECTED: &str = r#"bilipulse_ingester_connections{state="Connected"}"#;
 
 fn main() -> Result<(), Error> {
     // `cargo bench` passes `--bench`; everything that is not a word of ours is ignored.
@@ -64,9 +72,8 @@ fn main() -> Result<(), Error> {
 /// Memory per idle connected room.
 async fn rooms(n: usize, settle: f64) -> Result<(), Error> {
     println!("== rooms: {n} idle rooms in one ingester");
-    let dir = tempfile::tempdir()?;
-    let nats = Proc::nats(dir.path())?;
-    let sim = Proc::sim(&[
+    let nats = nats()?;
+    let sim = Sim::start(&[
         "--rooms",
         "100:quiet:0",
         "--random-rooms",
@@ -79,32 +86,15 @@ async fn rooms(n: usize, settle: f64) -> Result<(), Error> {
         .into_iter()
         .filter(|r| *r != 100)
         .collect();
-    let ing = Proc::ingester(
-        &nats.url(),
-        sim.addr,
-        &[("--max-rooms", &(2 * n).to_string())],
-    )?;
+    let ing = ingester(&nats, sim.addr, &[("--max-rooms", &(2 * n).to_string())]).await?;
     let js = bus(&nats.url()).await?;
-    wait_ready(ing.addr).await?;
     // Let start-up allocations settle before the baseline.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let before = rss_kib(ing.pid());
     let t0 = Instant::now();
     add_rooms(&js, &ids).await?;
-    let connected = loop {
-        let m = metrics(ing.addr).await?;
-        let c = m
-            .get(r#"bilipulse_ingester_connections{state="Connected"}"#)
-            .copied()
-            .unwrap_or(0.0) as usize;
-        if c >= ids.len() {
-            break t0.elapsed();
-        }
-        if t0.elapsed() > Duration::from_secs(900) {
-            return Err(format!("only {c} of {} rooms connected after 15 min", ids.len()).into());
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
+    all_connected(&ing, ids.len(), Duration::from_secs(900)).await;
+    let connected = t0.elapsed();
     // Heartbeats, status timers and allocator arenas reach their steady size; a long settle
     // also fills every room's memory of recent event ids. Long settles print the curve.
     let settle_until = Instant::now() + Duration::from_secs_f64(settle);
@@ -123,7 +113,7 @@ async fn rooms(n: usize, settle: f64) -> Result<(), Error> {
     let (c0, t_idle) = (cpu_ticks(ing.pid()), Instant::now());
     tokio::time::sleep(Duration::from_secs(10)).await;
     let idle_cpu = cpu_percent(cpu_ticks(ing.pid()) - c0, t_idle.elapsed());
-    let m = metrics(ing.addr).await?;
+    let m = ing.metrics().await?;
     println!(
         "rooms connected: {} in {:.1} s; measured {settle} s later",
         ids.len(),
@@ -137,11 +127,9 @@ async fn rooms(n: usize, settle: f64) -> Result<(), Error> {
     println!("ingester CPU while idle with all rooms: {idle_cpu:.1} % of one core");
     println!(
         "commands received meanwhile: {}; simulator RSS {} KiB, nats-server RSS {} KiB",
-        m.get("bilipulse_ingester_commands_total")
-            .copied()
-            .unwrap_or(0.0),
+        m.get("bilipulse_ingester_commands_total"),
         rss_kib(sim.pid()),
-        rss_kib(nats.pid())
+        rss_kib(nats.pid().ok_or("nats-server not running")?)
     );
     Ok(())
 }
@@ -149,49 +137,35 @@ async fn rooms(n: usize, settle: f64) -> Result<(), Error> {
 /// Sustained events per second into JetStream, and who spends the CPU.
 async fn throughput(rooms: usize, rate: f64, secs: f64) -> Result<(), Error> {
     println!("== throughput: {rooms} rooms × {rate} commands/s for {secs} s");
-    let dir = tempfile::tempdir()?;
-    let nats = Proc::nats(dir.path())?;
+    let nats = nats()?;
     let ids: Vec<u64> = (0..rooms as u64).map(|i| 1_000_001 + i).collect();
     let spec: Vec<String> = ids.iter().map(|r| format!("{r}:busy:{rate}")).collect();
-    let sim = Proc::sim(&[
+    let sim = Sim::start(&[
         "--rooms",
         &spec.join(","),
         "--truth-capacity",
         "0",
         "--start-paused",
     ])?;
-    let ing = Proc::ingester(&nats.url(), sim.addr, &[])?;
+    let ing = ingester(&nats, sim.addr, &[]).await?;
     let js = bus(&nats.url()).await?;
-    wait_ready(ing.addr).await?;
     add_rooms(&js, &ids).await?;
-    let t0 = Instant::now();
-    while (metrics(ing.addr)
-        .await?
-        .get(r#"bilipulse_ingester_connections{state="Connected"}"#)
-        .copied()
-        .unwrap_or(0.0) as usize)
-        < rooms
-    {
-        if t0.elapsed() > Duration::from_secs(120) {
-            return Err("rooms did not connect".into());
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    http(sim.addr, "POST", "/admin/traffic", r#"{"paused":false}"#).await?;
+    all_connected(&ing, rooms, Duration::from_secs(120)).await;
+    post(sim.addr, "/admin/traffic", r#"{"paused":false}"#).await?;
     // Warm-up: buffers, JetStream file blocks, allocator.
     tokio::time::sleep(Duration::from_secs(5)).await;
 
     let procs = [
         ("ingester", ing.pid()),
         ("simulator", sim.pid()),
-        ("nats-server", nats.pid()),
+        ("nats-server", nats.pid().ok_or("nats-server not running")?),
     ];
     let cpu0: Vec<u64> = procs.iter().map(|(_, p)| cpu_ticks(*p)).collect();
     let (ev0, raw0, cmd0, m0) = (
         last_seq(&js, streams::EVENTS.name).await?,
         last_seq(&js, streams::RAW.name).await?,
         sim_commands(sim.addr).await?,
-        metrics(ing.addr).await?,
+        ing.metrics().await?,
     );
     let t = Instant::now();
     tokio::time::sleep(Duration::from_secs_f64(secs)).await;
@@ -200,12 +174,12 @@ async fn throughput(rooms: usize, rate: f64, secs: f64) -> Result<(), Error> {
         last_seq(&js, streams::EVENTS.name).await?,
         last_seq(&js, streams::RAW.name).await?,
         sim_commands(sim.addr).await?,
-        metrics(ing.addr).await?,
+        ing.metrics().await?,
     );
     let cpu1: Vec<u64> = procs.iter().map(|(_, p)| cpu_ticks(*p)).collect();
 
     let per_s = |a: u64, b: u64| (b - a) as f64 / el.as_secs_f64();
-    let delta = |k: &str| m1.get(k).copied().unwrap_or(0.0) - m0.get(k).copied().unwrap_or(0.0);
+    let delta = |k: &str| m1.get(k) - m0.get(k);
     println!("simulator generated: {:.0} commands/s", per_s(cmd0, cmd1));
     println!(
         "ingester received:   {:.0} commands/s",
@@ -217,16 +191,9 @@ async fn throughput(rooms: usize, rate: f64, secs: f64) -> Result<(), Error> {
         "JetStream total:     {:.0} messages/s (events + raw; status is a few per second)",
         per_s(ev0, ev1) + per_s(raw0, raw1)
     );
-    let buffered = m1
-        .get("bilipulse_ingester_buffer_messages")
-        .copied()
-        .unwrap_or(0.0);
-    let dropped: f64 = m1
-        .iter()
-        .filter(|(k, _)| k.starts_with("bilipulse_ingester_dropped_total"))
-        .map(|(_, v)| v)
-        .sum::<f64>()
-        + 0.0;
+    let buffered = m1.get("bilipulse_ingester_buffer_messages");
+    // `+ 0.0`: an empty f64 sum is -0.0, which would print as "-0".
+    let dropped = m1.sum("bilipulse_ingester_dropped_total") + 0.0;
     println!(
         "ingester backlog at the end: {buffered} messages; dropped: {dropped}; reconnects to the simulator: {}",
         delta("bilipulse_ingester_reconnects_total")
@@ -241,51 +208,75 @@ async fn throughput(rooms: usize, rate: f64, secs: f64) -> Result<(), Error> {
     Ok(())
 }
 
-/// A child process, killed on drop.
-struct Proc {
+fn nats() -> Result<NatsServer, Error> {
+    NatsServer::start()
+        .ok_or_else(|| "nats-server is not installed (deploy/install-tools.sh)".into())
+}
+
+/// The ingester under test, ready: its log goes to a kept temporary directory.
+async fn ingester(
+    nats: &NatsServer,
+    sim: SocketAddr,
+    extra: &[(&str, &str)],
+) -> Result<ServiceProcess, Error> {
+    let dir = tempfile::tempdir()?.keep();
+    println!("ingester log: {}/load-0.log", dir.display());
+    let base = format!("http://{sim}/");
+    let url = nats.url();
+    let defaults = [
+        ("--id", "load-0"),
+        ("--nats-url", &url),
+        ("--log", "warn"),
+        ("--bili-api-base", &base),
+        ("--bili-live-base", &base),
+        ("--bili-ws-scheme", "ws"),
+        ("--bili-http-interval", "1ms"),
+    ];
+    let flags: BTreeMap<String, String> = defaults
+        .into_iter()
+        .chain(extra.iter().copied())
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let ing = ServiceProcess::spawn(
+        env!("CARGO_BIN_EXE_bilipulse-ingester").as_ref(),
+        "load-0",
+        &dir,
+        &flags,
+    );
+    eventually(
+        "the ingester to be ready",
+        Duration::from_secs(30),
+        async || ing.is_ready().await.then_some(()),
+    )
+    .await;
+    Ok(ing)
+}
+
+/// Waits until the ingester has `n` rooms connected.
+async fn all_connected(ing: &ServiceProcess, n: usize, within: Duration) {
+    converge(&format!("{n} rooms connected"), within, async || {
+        let c = ing.metrics().await?.get(CONNECTED) as usize;
+        if c >= n {
+            Ok(())
+        } else {
+            Err(format!("{c} connected"))
+        }
+    })
+    .await;
+}
+
+/// The simulator binary, killed on drop.
+struct Sim {
     child: Child,
     addr: SocketAddr,
 }
 
-impl Proc {
+impl Sim {
     fn pid(&self) -> u32 {
         self.child.id()
     }
 
-    fn url(&self) -> String {
-        format!("nats://{}", self.addr)
-    }
-
-    fn nats(dir: &Path) -> Result<Proc, Error> {
-        let bin = bilipulse_testkit::tools::nats_server()
-            .ok_or("nats-server is not installed (deploy/install-tools.sh)")?;
-        let port = bilipulse_testkit::nats::free_port();
-        let conf = dir.join("nats.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "listen: 127.0.0.1:{port}\njetstream {{ store_dir: {:?} }}\n",
-                dir.join("store").display().to_string()
-            ),
-        )?;
-        let child = Command::new(bin)
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?;
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let t0 = Instant::now();
-        while std::net::TcpStream::connect(addr).is_err() {
-            if t0.elapsed() > Duration::from_secs(20) {
-                return Err("nats-server did not listen".into());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Ok(Proc { child, addr })
-    }
-
-    fn sim(args: &[&str]) -> Result<Proc, Error> {
+    fn start(args: &[&str]) -> Result<Sim, Error> {
         let bin = match std::env::var_os("BILIPULSE_SIM_BIN") {
             Some(p) => PathBuf::from(p),
             None => {
@@ -322,46 +313,11 @@ impl Proc {
         std::thread::spawn(move || lines.for_each(drop));
         let url = url::Url::parse(first.trim())?;
         let addr = SocketAddr::from(([127, 0, 0, 1], url.port().ok_or("no port")?));
-        Ok(Proc { child, addr })
-    }
-
-    fn ingester(nats: &str, sim: SocketAddr, extra: &[(&str, &str)]) -> Result<Proc, Error> {
-        let admin = SocketAddr::from(([127, 0, 0, 1], bilipulse_testkit::nats::free_port()));
-        let base = format!("http://{sim}/");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_bilipulse-ingester"));
-        cmd.args([
-            "--id",
-            "load-0",
-            "--nats-url",
-            nats,
-            "--admin-addr",
-            &admin.to_string(),
-            "--log",
-            "warn",
-        ])
-        .args([
-            "--bili-api-base",
-            &base,
-            "--bili-live-base",
-            &base,
-            "--bili-ws-scheme",
-            "ws",
-            "--bili-http-interval",
-            "1ms",
-        ]);
-        for (k, v) in extra {
-            cmd.args([k, v]);
-        }
-        let child = cmd
-            .env_clear()
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()?;
-        Ok(Proc { child, addr: admin })
+        Ok(Sim { child, addr })
     }
 }
 
-impl Drop for Proc {
+impl Drop for Sim {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -374,13 +330,13 @@ async fn bus(url: &str) -> Result<jetstream::Context, Error> {
 }
 
 async fn add_rooms(js: &jetstream::Context, ids: &[u64]) -> Result<(), Error> {
-    let kv = loop {
-        // The ingester creates the bucket at start-up.
-        match js.get_key_value(streams::ROOMS.bucket).await {
-            Ok(kv) => break kv,
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    };
+    // The ingester creates the bucket at start-up.
+    let kv = eventually(
+        "the bili_rooms bucket",
+        Duration::from_secs(30),
+        async || js.get_key_value(streams::ROOMS.bucket).await.ok(),
+    )
+    .await;
     let puts = futures::stream::iter(ids.iter().copied())
         .map(|room| {
             let kv = kv.clone();
@@ -411,19 +367,8 @@ async fn last_seq(js: &jetstream::Context, stream: &str) -> Result<u64, Error> {
         .last_sequence)
 }
 
-async fn wait_ready(admin: SocketAddr) -> Result<(), Error> {
-    let t0 = Instant::now();
-    while http(admin, "GET", "/readyz", "").await.is_err() {
-        if t0.elapsed() > Duration::from_secs(30) {
-            return Err("ingester not ready".into());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    Ok(())
-}
-
 async fn sim_rooms(sim: SocketAddr) -> Result<Vec<u64>, Error> {
-    let v: serde_json::Value = serde_json::from_str(&http(sim, "GET", "/admin/rooms", "").await?)?;
+    let v: serde_json::Value = serde_json::from_str(&http_get(sim, "/admin/rooms").await?)?;
     Ok(v["rooms"]
         .as_array()
         .ok_or("no rooms")?
@@ -433,28 +378,17 @@ async fn sim_rooms(sim: SocketAddr) -> Result<Vec<u64>, Error> {
 }
 
 async fn sim_commands(sim: SocketAddr) -> Result<u64, Error> {
-    let v: serde_json::Value =
-        serde_json::from_str(&http(sim, "GET", "/admin/truth/summary", "").await?)?;
+    let v: serde_json::Value = serde_json::from_str(&http_get(sim, "/admin/truth/summary").await?)?;
     v["commands"]
         .as_u64()
         .ok_or_else(|| "no command count".into())
 }
 
-async fn metrics(admin: SocketAddr) -> Result<BTreeMap<String, f64>, Error> {
-    let text = http(admin, "GET", "/metrics", "").await?;
-    Ok(text
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| l.rsplit_once(' '))
-        .filter_map(|(k, v)| Some((k.to_owned(), v.parse().ok()?)))
-        .collect())
-}
-
-/// A minimal HTTP/1.0 request on 127.0.0.1; the body of a 200.
-async fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> Result<String, Error> {
+/// A minimal HTTP/1.0 POST of JSON on 127.0.0.1; the body of a 200.
+async fn post(addr: SocketAddr, path: &str, body: &str) -> Result<String, Error> {
     let mut s = tokio::net::TcpStream::connect(addr).await?;
     let req = format!(
-        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        "POST {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
     s.write_all(req.as_bytes()).await?;
@@ -463,52 +397,11 @@ async fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> Result<
     let text = String::from_utf8_lossy(&buf).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").ok_or("no HTTP header")?;
     if !head.starts_with("HTTP/1.1 200") && !head.starts_with("HTTP/1.0 200") {
-        return Err(format!("{method} {path}: {}", head.lines().next().unwrap_or("")).into());
+        return Err(format!("POST {path}: {}", head.lines().next().unwrap_or("")).into());
     }
     Ok(body.to_owned())
 }
 
-/// Resident set size, KiB (`VmRSS` of /proc/PID/status).
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
-
-/// User + system CPU time of a process, in clock ticks (fields 14 and 15 of /proc/PID/stat).
-fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // The command name may contain spaces; fields are counted after its closing parenthesis.
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<u64> = rest
-        .split_whitespace()
-        .map(|x| x.parse().unwrap_or(0))
-        .collect();
-    // `rest` starts at field 3 (state), so utime (14) and stime (15) are at 11 and 12.
-    f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0)
-}
-
 fn cpu_percent(ticks: u64, over: Duration) -> f64 {
-    // USER_HZ is 100 on Linux for every architecture we run on.
-    ticks as f64 / 100.0 / over.as_secs_f64() * 100.0
-}
-
-fn cores() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-}
-
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("model name")
-                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".into())
+    ticks_to_secs(ticks) / over.as_secs_f64() * 100.0
 }

@@ -2,24 +2,25 @@
 //!
 //! Data flow, one module per step:
 //!
-//! * [`bucket`]: mirrors of `bili_rooms` (what to observe) and `bili_members` (who is alive).
+//! * [`kv_mirror`]: mirrors of `bili_rooms` (what to observe) and `bili_members` (who is
+//!   alive).
 //! * [`membership`]: this replica's TTL'd key in `bili_members`.
-//! * [`shard`]: rendezvous hashing of rooms over the live members — the same answer everywhere.
+//! * [`placement`](bilipulse_runtime::placement): rendezvous hashing of rooms over the live
+//!   members — the same answer everywhere.
 //! * [`owner`]: starts rooms assigned here, hands the others over make-before-break.
 //! * [`room`]: one Bilibili connection; commands → events, coverage → status.
 //! * [`publish`]: the bounded buffer and in-flight-ack window in front of JetStream.
 //!
-//! [`run`] wires them together; `main.rs` only parses flags and installs signal handlers, so
-//! tests run whole ingesters in-process.
+//! The first three are shared with the windower (which places key groups the same way) and live
+//! in `bilipulse_runtime`; the rest are the ingester's own. [`run`] wires them together;
+//! `main.rs` only parses flags and installs signal handlers, so tests run whole ingesters
+//! in-process.
 
-pub mod bucket;
 pub mod config;
-pub mod membership;
 pub mod metrics;
 pub mod owner;
 pub mod publish;
 pub mod room;
-pub mod shard;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,7 +29,11 @@ use bilipulse_bilibili::client::ClientConfig;
 use bilipulse_proto::{Member, SCHEMA_VERSION, streams};
 use bilipulse_runtime::admin::{self, Readiness};
 use bilipulse_runtime::bus;
+use bilipulse_runtime::clock::now_ms;
+use bilipulse_runtime::kv_mirror;
+use bilipulse_runtime::membership::{self, Membership, MembershipError};
 use bilipulse_runtime::shutdown::Shutdown;
+use bilipulse_runtime::startup;
 use prometheus_client::registry::Registry;
 use thiserror::Error;
 use tokio::sync::{mpsc, watch};
@@ -36,7 +41,6 @@ use tokio_util::sync::CancellationToken;
 
 pub use config::Config;
 
-use crate::membership::{Membership, MembershipError, now_ms};
 use crate::metrics::Metrics;
 use crate::owner::{Owner, OwnerConfig};
 use crate::publish::{PublishConfig, Publisher};
@@ -80,10 +84,10 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), IngesterError
     let client = bus::connect_with_readiness(&config.runtime.nats, &id, &readiness).await?;
     let js = bus::jetstream(client.clone());
     let overrides = &config.runtime.streams;
-    let (rooms_kv, members_kv) = retry_startup(
+    let (rooms_kv, members_kv) = startup::retry(
         "creating streams and buckets",
         &shutdown,
-        is_config_error,
+        startup::is_config_error,
         || async {
             bus::ensure_streams(&js, overrides).await?;
             let rooms = bus::ensure_bucket(&js, &streams::ROOMS, overrides).await?;
@@ -130,7 +134,7 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), IngesterError
         draining: false,
         version: env!("CARGO_PKG_VERSION").to_owned(),
     };
-    let mut membership = retry_startup(
+    let mut membership = startup::retry(
         "joining bili_members",
         &shutdown,
         |_| false,
@@ -140,17 +144,17 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), IngesterError
 
     let watches = CancellationToken::new();
     let invalid = metrics.rooms_invalid.clone();
-    let rooms = bucket::spawn(
+    let rooms = kv_mirror::spawn(
         rooms_kv,
-        bucket::decode_room,
+        kv_mirror::decode_room,
         move |_, _| {
             invalid.inc();
         },
         watches.clone(),
     );
-    let members = bucket::spawn(
+    let members = kv_mirror::spawn(
         members_kv,
-        bucket::decode_member,
+        kv_mirror::decode_member,
         |_, _| {},
         watches.clone(),
     );
@@ -175,7 +179,7 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), IngesterError
     readiness.set_ready("members");
 
     // Renew well inside the TTL so one late renewal does not cost the rooms.
-    let mut renew = tokio::time::interval(ttl / 3);
+    let mut renew = tokio::time::interval(membership::renew_interval(ttl));
     renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
@@ -229,53 +233,4 @@ fn client_factory(
     let bili = config.bilibili.clone();
     let resolver = bili.resolver()?;
     Ok(Box::new(move |room| bili.client(room, &resolver)))
-}
-
-/// Retries a start-up step against a JetStream that is not ready yet: a cluster that is still
-/// forming answers "no responders" or times out for a few seconds, and an ingester that exits on
-/// that only adds crash restarts to a first deployment. Errors `fatal` recognises (settings that
-/// conflict with the contract) fail at once; everything else is retried for up to a minute.
-async fn retry_startup<T, E, F, Fut>(
-    what: &str,
-    shutdown: &Shutdown,
-    fatal: impl Fn(&E) -> bool,
-    mut step: F,
-) -> Result<T, E>
-where
-    E: std::fmt::Display,
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, E>>,
-{
-    let mut delays = bilipulse_runtime::backoff::Backoff::new(
-        Duration::from_millis(200),
-        Duration::from_secs(5),
-        2.0,
-    )
-    .expect("constant backoff bounds are valid")
-    .delays();
-    let give_up = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        match step().await {
-            Ok(v) => return Ok(v),
-            Err(e)
-                if fatal(&e)
-                    || shutdown.is_triggered()
-                    || tokio::time::Instant::now() >= give_up =>
-            {
-                return Err(e);
-            }
-            Err(e) => {
-                tracing::warn!(step = what, error = %e, "start-up step failed; retrying");
-                delays.wait().await;
-            }
-        }
-    }
-}
-
-/// Settings that contradict the bus contract: retrying cannot fix them.
-fn is_config_error(e: &bus::BusError) -> bool {
-    matches!(
-        e,
-        bus::BusError::Conflict { .. } | bus::BusError::RetentionTooShort { .. }
-    )
 }

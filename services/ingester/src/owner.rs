@@ -1,7 +1,7 @@
-//! Turns the shard map into running room tasks, and hands rooms over make-before-break.
+//! Turns the placement of rooms into running room tasks, and hands rooms over make-before-break.
 //!
 //! Whenever the desired rooms or the live members change, every ingester recomputes the same
-//! [`ShardMap`]. Rooms newly assigned here start at once. A room assigned elsewhere keeps running
+//! [`Placement`]. Rooms newly assigned here start at once. A room assigned elsewhere keeps running
 //! here until its new owner reports `connected` on `bili.status.<room>` (or a deadline passes),
 //! and then for a short overlap more: Bilibili may still be writing to the old connection what
 //! it sent just before the new one was in place, and closing at once would lose that. The
@@ -13,16 +13,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bilipulse_proto::{ConnState, Member, RoomConfig, RoomStatus, SCHEMA_VERSION, subject};
+use bilipulse_runtime::clock::now_ms;
+use bilipulse_runtime::kv_mirror::Snapshot;
+use bilipulse_runtime::placement::{Candidate, Placement};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::bucket::Snapshot;
-use crate::membership::now_ms;
 use crate::publish::Outgoing;
 use crate::room::{self, Shared};
-use crate::shard::{Candidate, ShardMap};
 
 /// A new owner reported `connected` for a room.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,7 +71,7 @@ pub struct Owner {
     /// Tasks told to stop that may still be publishing their final status.
     stopping: Vec<JoinHandle<()>>,
     draining: bool,
-    map: ShardMap,
+    map: Placement<u64>,
 }
 
 impl Owner {
@@ -83,7 +83,7 @@ impl Owner {
             running: HashMap::new(),
             stopping: Vec::new(),
             draining: false,
-            map: ShardMap::default(),
+            map: Placement::default(),
         }
     }
 
@@ -197,9 +197,9 @@ impl Owner {
             return false;
         }
         let live = self.live_members(members);
-        self.map = ShardMap::compute(rooms.entries.keys().copied(), &live);
+        self.map = Placement::compute(rooms.entries.keys().copied(), &live);
         let me = self.config.id.clone();
-        let mine: Vec<u64> = self.map.rooms_of(&me).collect();
+        let mine: Vec<u64> = self.map.keys_of(&me).collect();
         for room in mine {
             match self.running.get_mut(&room) {
                 Some(r) => {

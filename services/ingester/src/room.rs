@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 use bilipulse_bilibili::client::{self, ClientEvent, ConnectionState};
 use bilipulse_bilibili::commands::{self, RecentIds};
 use bilipulse_proto::{ConnState, RoomStatus, SCHEMA_VERSION, dedup_id, subject};
+use bilipulse_runtime::clock::now_ms;
 use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 
-use crate::membership::now_ms;
 use crate::metrics::{ConnLabel, KindLabel, Metrics, StateLabel};
 use crate::publish::{MessageClass, Outgoing, Publisher, RoomCounters};
 

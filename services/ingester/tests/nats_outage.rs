@@ -16,15 +16,46 @@ const INFLIGHT: usize = 64;
 /// How long NATS stays down.
 const OUTAGE: Duration = Duration::from_secs(10);
 
-/// Kills NATS, keeps it down for [`OUTAGE`], restarts it on the same port with the same store.
-/// Returns (down at, up at), Unix ms. Before the restart, each ingester must hold a backlog:
+/// When (Unix ms) NATS was killed, when it was restarted, and when steady state was back.
+struct Outage {
+    down: i64,
+    up: i64,
+    recovered: i64,
+}
+
+impl Outage {
+    /// How many of `stored` were read while NATS was down, asserting that there are some: the
+    /// buffer was published after the restart.
+    fn read_during(&self, stored: &[Stored]) -> usize {
+        let n = stored
+            .iter()
+            .filter(|s| (self.down..self.up).contains(&s.ev.recv))
+            .count();
+        assert!(
+            n > 0,
+            "nothing read during the outage was published after it"
+        );
+        n
+    }
+}
+
+/// `n` ingesters with `flags` reach steady state with traffic flowing; then NATS is killed,
+/// kept down for [`OUTAGE`] and restarted on the same port with the same store, and the
+/// ingesters reach steady state again. Before the restart, each ingester must hold a backlog:
 /// proof that it kept reading Bilibili.
-async fn outage(world: &mut World, ingesters: &[&Ingester]) -> (i64, i64) {
+async fn through_an_outage(
+    n: usize,
+    flags: &[(&str, &str)],
+) -> Option<(World, Vec<Ingester>, Outage)> {
+    let (mut world, ingesters) = World::with_ingesters(&rooms(60, 4.0), n, flags).await?;
+    world.steady("steady state", &ingesters).await;
+    more_events(&world, 300).await;
+
     let down = now_ms();
     world.nats.kill();
     // The outage itself is the scenario, not a wait for something.
     tokio::time::sleep(OUTAGE).await;
-    for i in ingesters {
+    for i in &ingesters {
         let m = i.metrics().await.expect("metrics during the outage");
         let buffered =
             m.get("bilipulse_ingester_buffer_messages") + m.sum("bilipulse_ingester_dropped_total");
@@ -35,30 +66,25 @@ async fn outage(world: &mut World, ingesters: &[&Ingester]) -> (i64, i64) {
         );
     }
     tokio::task::block_in_place(|| world.nats.restart());
-    (down, now_ms())
+    let up = now_ms();
+    world
+        .steady("steady state after the restart", &ingesters)
+        .await;
+    let recovered = now_ms();
+    let outage = Outage {
+        down,
+        up,
+        recovered,
+    };
+    Some((world, ingesters, outage))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ten_second_nats_outage_loses_nothing_within_the_buffer() {
-    let Some(mut world) = World::start(&rooms(60, 4.0)).await else {
+    let Some((world, ingesters, outage)) = through_an_outage(2, &[]).await else {
         return;
     };
     let all_rooms = world.sim_rooms();
-    world.add_rooms(&all_rooms).await;
-    let ingesters: Vec<Ingester> = (0..2)
-        .map(|i| world.ingester(&format!("ing-{i}"), &[]))
-        .collect();
-    converge("steady state", DEADLINE, async || {
-        steady_state(&world, &refs(&ingesters)).await
-    })
-    .await;
-    more_events(&world, 300).await;
-
-    let (down, up) = outage(&mut world, &refs(&ingesters)).await;
-    converge("steady state after the restart", DEADLINE, async || {
-        steady_state(&world, &refs(&ingesters)).await
-    })
-    .await;
     more_events(&world, 300).await;
 
     // Bilibili was read throughout: no room was ever without a connection.
@@ -67,7 +93,7 @@ async fn a_ten_second_nats_outage_loses_nothing_within_the_buffer() {
         gaps.is_empty(),
         "rooms disconnected during the NATS outage: {gaps:?}"
     );
-    world.quiesce(&refs(&ingesters)).await;
+    world.quiesce(&ingesters).await;
     let mut retries = 0.0;
     for i in &ingesters {
         let m = i.metrics().await.expect("metrics");
@@ -84,16 +110,7 @@ async fn a_ten_second_nats_outage_loses_nothing_within_the_buffer() {
         "no publish was retried: the outage went unnoticed"
     );
     let audit = world.audit().await;
-    let buffered = world
-        .stored_events()
-        .await
-        .iter()
-        .filter(|s| (down..up).contains(&s.ev.recv))
-        .count();
-    assert!(
-        buffered > 0,
-        "nothing read during the outage was published after it"
-    );
+    let buffered = outage.read_during(&world.stored_events().await);
     eprintln!(
         "outage: {buffered} events read during the outage published after it; BILI_EVENTS {} messages, truth delivered {}",
         audit.messages, audit.delivered
@@ -103,31 +120,15 @@ async fn a_ten_second_nats_outage_loses_nothing_within_the_buffer() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn past_the_buffer_bound_the_reported_loss_is_exactly_what_is_missing() {
-    let Some(mut world) = World::start(&rooms(60, 4.0)).await else {
+    // 1 MiB holds a few seconds of this traffic, not ten.
+    let window = INFLIGHT.to_string();
+    let tiny = [("--buffer-mib", "1"), ("--max-inflight", window.as_str())];
+    let Some((world, ingesters, outage)) = through_an_outage(1, &tiny).await else {
         return;
     };
     let all_rooms = world.sim_rooms();
-    world.add_rooms(&all_rooms).await;
-    // 1 MiB holds a few seconds of this traffic, not ten.
-    let window = INFLIGHT.to_string();
-    let ingesters = vec![world.ingester(
-        "ing-0",
-        &[("--buffer-mib", "1"), ("--max-inflight", &window)],
-    )];
-    converge("steady state", DEADLINE, async || {
-        steady_state(&world, &refs(&ingesters)).await
-    })
-    .await;
     more_events(&world, 300).await;
-
-    let (down, up) = outage(&mut world, &refs(&ingesters)).await;
-    converge("steady state after the restart", DEADLINE, async || {
-        steady_state(&world, &refs(&ingesters)).await
-    })
-    .await;
-    let recovered = now_ms();
-    more_events(&world, 300).await;
-    world.quiesce(&refs(&ingesters)).await;
+    world.quiesce(&ingesters).await;
 
     let audit = world.audit().await;
     let missing = audit.missing_per_room();
@@ -137,18 +138,11 @@ async fn past_the_buffer_bound_the_reported_loss_is_exactly_what_is_missing() {
         "nothing was lost: the buffer bound was never reached"
     );
     let stored = world.stored_events().await;
-    let buffered = stored
-        .iter()
-        .filter(|s| (down..up).contains(&s.ev.recv))
-        .count();
-    assert!(
-        buffered > 0,
-        "nothing read during the outage was published after it"
-    );
+    let buffered = outage.read_during(&stored);
     // Everything outside the outage arrived exactly once; what is missing was sent during it.
     let window: BTreeMap<u64, Vec<(i64, i64)>> = all_rooms
         .iter()
-        .map(|r| (*r, vec![(down - 1000, recovered + 1000)]))
+        .map(|r| (*r, vec![(outage.down - 1000, outage.recovered + 1000)]))
         .collect();
     audit.assert_exactly_once_outside(&window, &world.sim.truth().events());
 
@@ -199,8 +193,8 @@ async fn past_the_buffer_bound_the_reported_loss_is_exactly_what_is_missing() {
         "tiny buffer: outage {} ms, recovered {} ms after the restart; {buffered} events read during the outage \
          published after it; {late} stored out of order; {reported} events lost and reported (metric: {dropped} events, {} messages in all); BILI_EVENTS {} messages, \
          truth delivered {}",
-        up - down,
-        recovered - up,
+        outage.up - outage.down,
+        outage.recovered - outage.up,
         m.sum("bilipulse_ingester_dropped_total"),
         audit.messages,
         audit.delivered

@@ -64,10 +64,7 @@ async fn rooms_added_by_short_id_or_removed_are_followed_and_garbage_is_skipped(
     let ingesters: Vec<Ingester> = (0..2)
         .map(|i| world.ingester(&format!("ing-{i}"), &[]))
         .collect();
-    converge("steady state", DEADLINE, async || {
-        steady_state(&world, &refs(&ingesters)).await
-    })
-    .await;
+    world.steady("steady state", &ingesters).await;
 
     // Garbage: a key that is no room id, a value that is no MessagePack, a value naming another
     // room than its key.
@@ -130,7 +127,7 @@ async fn rooms_added_by_short_id_or_removed_are_followed_and_garbage_is_skipped(
     ];
     assert_eq!(bilipulse(&add).await, ExitCode::SUCCESS);
     converge("steady state with the new room", DEADLINE, async || {
-        let a = steady_state(&world, &refs(&ingesters)).await?;
+        let a = steady_state(&world, &ingesters).await?;
         if a.contains_key(&REAL) {
             Ok(a)
         } else {
@@ -172,7 +169,7 @@ async fn rooms_added_by_short_id_or_removed_are_followed_and_garbage_is_skipped(
     }
     // The rest keeps working.
     converge("steady state with one room", DEADLINE, async || {
-        let a = steady_state(&world, &refs(&ingesters)).await?;
+        let a = steady_state(&world, &ingesters).await?;
         if a.keys().copied().collect::<BTreeSet<_>>() == BTreeSet::from([kept]) {
             Ok(())
         } else {
@@ -182,7 +179,7 @@ async fn rooms_added_by_short_id_or_removed_are_followed_and_garbage_is_skipped(
     .await;
     more_events(&world, 30).await;
 
-    world.quiesce(&refs(&ingesters)).await;
+    world.quiesce(&ingesters).await;
     let audit = world.audit().await;
     let stored = world.stored_events().await;
     assert!(
@@ -207,12 +204,11 @@ async fn rooms_added_by_short_id_or_removed_are_followed_and_garbage_is_skipped(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rooms_beyond_every_ingesters_capacity_are_reported_as_unplaced() {
-    let Some(world) = World::start(&rooms(5, 1.0)).await else {
+    let three_rooms = [("--max-rooms", "3")];
+    let Some((world, mut ingesters)) = World::with_ingesters(&rooms(5, 1.0), 1, &three_rooms).await
+    else {
         return;
     };
-    let all_rooms = world.sim_rooms();
-    world.add_rooms(&all_rooms).await;
-    let mut ingesters = vec![world.ingester("ing-0", &[("--max-rooms", "3")])];
 
     let unplaced = converge(
         "3 rooms connected and 2 reported unplaced",
@@ -250,11 +246,10 @@ async fn rooms_beyond_every_ingesters_capacity_are_reported_as_unplaced() {
     assert!(unplaced.iter().all(|r| !open.contains_key(r)));
 
     // Capacity arrives: everything is placed.
-    ingesters.push(world.ingester("ing-1", &[("--max-rooms", "3")]));
-    converge("steady state with all rooms placed", DEADLINE, async || {
-        steady_state(&world, &refs(&ingesters)).await
-    })
-    .await;
+    ingesters.push(world.ingester("ing-1", &three_rooms));
+    world
+        .steady("steady state with all rooms placed", &ingesters)
+        .await;
     for i in &ingesters {
         assert_eq!(
             i.metrics()

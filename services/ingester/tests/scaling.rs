@@ -11,27 +11,21 @@ use common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scaling_three_to_five_to_two_moves_few_rooms_and_loses_nothing() {
-    let Some(world) = World::start(&rooms(60, 4.0)).await else {
+    let Some((world, mut ingesters)) = World::with_ingesters(&rooms(60, 4.0), 3, &[]).await else {
         return;
     };
     let all_rooms = world.sim_rooms();
-    world.add_rooms(&all_rooms).await;
-    let mut ingesters: Vec<Ingester> = (0..3)
-        .map(|i| world.ingester(&format!("ing-{i}"), &[]))
-        .collect();
-    let three = converge("3 ingesters at steady state", DEADLINE, async || {
-        steady_state(&world, &refs(&ingesters)).await
-    })
-    .await;
+    let three = world
+        .steady("3 ingesters at steady state", &ingesters)
+        .await;
     more_events(&world, 300).await;
 
     // Scale up.
     ingesters.push(world.ingester("ing-3", &[]));
     ingesters.push(world.ingester("ing-4", &[]));
-    let five = converge("5 ingesters at steady state", DEADLINE, async || {
-        steady_state(&world, &refs(&ingesters)).await
-    })
-    .await;
+    let five = world
+        .steady("5 ingesters at steady state", &ingesters)
+        .await;
     let moved: Vec<u64> = all_rooms
         .iter()
         .copied()
@@ -64,18 +58,10 @@ async fn scaling_three_to_five_to_two_moves_few_rooms_and_loses_nothing() {
         let status = i.wait_exit(Duration::from_secs(30)).await;
         assert!(status.success(), "{} exited with {status}", i.id);
     }
-    let two = converge("2 ingesters at steady state", DEADLINE, async || {
-        steady_state(&world, &refs(&ingesters)).await
-    })
-    .await;
-    for r in &all_rooms {
-        if ["ing-0", "ing-1"].contains(&five[r].as_str()) {
-            assert_eq!(
-                two[r], five[r],
-                "room {r} moved between members that both stayed"
-            );
-        }
-    }
+    let two = world
+        .steady("2 ingesters at steady state", &ingesters)
+        .await;
+    assert_stayers_kept_their_rooms(&five, &two, &ingesters);
     more_events(&world, 300).await;
 
     let rooms: BTreeSet<u64> = all_rooms.iter().copied().collect();
@@ -84,7 +70,7 @@ async fn scaling_three_to_five_to_two_moves_few_rooms_and_loses_nothing() {
         gaps.is_empty(),
         "rooms without any connection during the hand-overs: {gaps:?}"
     );
-    world.quiesce(&refs(&ingesters)).await;
+    world.quiesce(&ingesters).await;
     let audit = world.audit().await;
     eprintln!(
         "moved on 3 → 5: {} of {} rooms; BILI_EVENTS: {} messages, truth delivered {}",

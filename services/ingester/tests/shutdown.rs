@@ -15,29 +15,48 @@ use common::*;
 /// spare on a loaded 2-core box.
 const TAKEOVER_BOUND: Duration = Duration::from_secs(15);
 
+/// Three ingesters at steady state with traffic flowing, one of them about to go.
+struct Scene {
+    world: World,
+    /// The two that stay.
+    ingesters: Vec<Ingester>,
+    /// The one that goes (`ing-1`).
+    victim: Ingester,
+    /// Who owned which room with all three.
+    before: Assignment,
+    /// The rooms the victim owned.
+    its_rooms: BTreeSet<u64>,
+}
+
+async fn three_and_a_victim() -> Option<Scene> {
+    let (world, mut ingesters) = World::with_ingesters(&rooms(60, 4.0), 3, &[]).await?;
+    let before = world.steady("steady state", &ingesters).await;
+    more_events(&world, 300).await;
+    let victim = ingesters.remove(1);
+    let its_rooms = rooms_of(&before, &victim.id);
+    assert!(!its_rooms.is_empty(), "{} owns no room", victim.id);
+    Some(Scene {
+        world,
+        ingesters,
+        victim,
+        before,
+        its_rooms,
+    })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_hands_every_room_over_before_exiting_and_loses_nothing() {
-    let Some(world) = World::start(&rooms(60, 4.0)).await else {
+    let Some(Scene {
+        world,
+        ingesters,
+        mut victim,
+        before,
+        its_rooms,
+    }) = three_and_a_victim().await
+    else {
         return;
     };
     let all_rooms = world.sim_rooms();
-    world.add_rooms(&all_rooms).await;
-    let mut ingesters: Vec<Ingester> = (0..3)
-        .map(|i| world.ingester(&format!("ing-{i}"), &[]))
-        .collect();
-    let before = converge("steady state", DEADLINE, async || {
-        steady_state(&world, &refs(&ingesters)).await
-    })
-    .await;
-    more_events(&world, 300).await;
-
-    let mut victim = ingesters.remove(1);
-    let its_rooms: BTreeSet<u64> = before
-        .iter()
-        .filter(|(_, o)| **o == victim.id)
-        .map(|(r, _)| *r)
-        .collect();
-    assert!(!its_rooms.is_empty());
     let t0 = Instant::now();
     victim.sigterm();
     let status = victim.wait_exit(Duration::from_secs(30)).await;
@@ -76,20 +95,10 @@ async fn sigterm_hands_every_room_over_before_exiting_and_loses_nothing() {
         victim.log_tail()
     );
 
-    let after = converge("steady state without it", DEADLINE, async || {
-        steady_state(&world, &refs(&ingesters)).await
-    })
-    .await;
-    for (r, owner) in &before {
-        if *owner != victim.id {
-            assert_eq!(
-                after[r], *owner,
-                "room {r} moved between ingesters that both stayed"
-            );
-        }
-    }
+    let after = world.steady("steady state without it", &ingesters).await;
+    assert_stayers_kept_their_rooms(&before, &after, &ingesters);
     more_events(&world, 300).await;
-    world.quiesce(&refs(&ingesters)).await;
+    world.quiesce(&ingesters).await;
     let audit = world.audit().await;
     eprintln!(
         "SIGTERM: exit after {took:?}, {} rooms handed over; BILI_EVENTS {} messages, truth delivered {}",
@@ -102,27 +111,17 @@ async fn sigterm_hands_every_room_over_before_exiting_and_loses_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_rooms_come_back_within_the_membership_ttl_and_only_the_gap_is_missing() {
-    let Some(world) = World::start(&rooms(60, 4.0)).await else {
+    let Some(Scene {
+        world,
+        ingesters,
+        mut victim,
+        before,
+        its_rooms,
+    }) = three_and_a_victim().await
+    else {
         return;
     };
     let all_rooms = world.sim_rooms();
-    world.add_rooms(&all_rooms).await;
-    let mut ingesters: Vec<Ingester> = (0..3)
-        .map(|i| world.ingester(&format!("ing-{i}"), &[]))
-        .collect();
-    let before = converge("steady state", DEADLINE, async || {
-        steady_state(&world, &refs(&ingesters)).await
-    })
-    .await;
-    more_events(&world, 300).await;
-
-    let mut victim = ingesters.remove(1);
-    let its_rooms: BTreeSet<u64> = before
-        .iter()
-        .filter(|(_, o)| **o == victim.id)
-        .map(|(r, _)| *r)
-        .collect();
-    assert!(!its_rooms.is_empty());
     let killed_at = now_ms();
     victim.kill9();
 
@@ -157,10 +156,7 @@ async fn kill_9_rooms_come_back_within_the_membership_ttl_and_only_the_gap_is_mi
         took >= MEMBER_TTL / 3,
         "rooms came back after {took:?}: faster than the membership can expire"
     );
-    let after = converge("steady state without it", DEADLINE, async || {
-        steady_state(&world, &refs(&ingesters)).await
-    })
-    .await;
+    let after = world.steady("steady state without it", &ingesters).await;
 
     // The gap is real, bounded, and only in its rooms.
     let gaps = world.coverage_gaps(&all_rooms.iter().copied().collect());
@@ -185,17 +181,10 @@ async fn kill_9_rooms_come_back_within_the_membership_ttl_and_only_the_gap_is_mi
             s.since
         );
     }
-    for (r, owner) in &before {
-        if *owner != victim.id {
-            assert_eq!(
-                after[r], *owner,
-                "room {r} moved between ingesters that both stayed"
-            );
-        }
-    }
+    assert_stayers_kept_their_rooms(&before, &after, &ingesters);
 
     more_events(&world, 300).await;
-    world.quiesce(&refs(&ingesters)).await;
+    world.quiesce(&ingesters).await;
     let audit = world.audit().await;
     // What the crashed process had received but not yet published, and whatever was sent to
     // its dead socket, is lost: allow the gap plus a second before it.

@@ -7,41 +7,28 @@ use common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_ingesters_observe_sixty_rooms_each_exactly_once() {
-    let Some(world) = World::start(&rooms(60, 4.0)).await else {
+    let Some((world, ingesters)) = World::with_ingesters(&rooms(60, 4.0), 3, &[]).await else {
         return;
     };
-    let rooms = world.sim_rooms();
-    world.add_rooms(&rooms).await;
-    let ingesters: Vec<Ingester> = (0..3)
-        .map(|i| world.ingester(&format!("ing-{i}"), &[]))
-        .collect();
 
     // One owner per room by every account: the status stream (as `bilipulse rooms ls` shows
     // it), the simulator's open connections, and each ingester's own count of running rooms.
-    let assignment = converge("steady state", DEADLINE, async || {
-        steady_state(&world, &refs(&ingesters)).await
-    })
-    .await;
-    for i in &ingesters {
-        let n = assignment.values().filter(|o| **o == i.id).count();
-        assert!(n > 0, "{} owns no room", i.id);
-    }
+    let assignment = world.steady("steady state", &ingesters).await;
+    let owned: Vec<usize> = ingesters
+        .iter()
+        .map(|i| rooms_of(&assignment, &i.id).len())
+        .collect();
+    assert!(!owned.contains(&0), "an ingester owns no room: {owned:?}");
     // Logged in, so identities are not masked.
     let rows = world.rows().await.unwrap();
     assert!(rows.iter().all(|r| !r.masked), "masked rows: {rows:?}");
 
     more_events(&world, 1000).await;
-    world.quiesce(&refs(&ingesters)).await;
+    world.quiesce(&ingesters).await;
     let audit = world.audit().await;
     eprintln!(
-        "steady state: owners {:?}; BILI_EVENTS {} messages, truth delivered {}, {} ids compared one by one",
-        ingesters
-            .iter()
-            .map(|i| assignment.values().filter(|o| **o == i.id).count())
-            .collect::<Vec<_>>(),
-        audit.messages,
-        audit.delivered,
-        audit.compared_ids
+        "steady state: owners {owned:?}; BILI_EVENTS {} messages, truth delivered {}, {} ids compared one by one",
+        audit.messages, audit.delivered, audit.compared_ids
     );
     audit.assert_exactly_once();
 }

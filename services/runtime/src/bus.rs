@@ -380,6 +380,7 @@ pub fn stream_config(
         storage: stream::StorageType::File,
         retention: stream::RetentionPolicy::Limits,
         num_replicas: overrides.replicas(),
+        allow_atomic_publish: spec.allow_atomic,
         ..Default::default()
     })
 }
@@ -521,6 +522,7 @@ async fn create_or_verify(
             },
         },
     };
+    let have = migrate_additive(js, resource, name, want, have).await?;
     let mismatches = compare(want, &have.config, resource == Resource::Bucket);
     if !mismatches.is_empty() {
         return Err(BusError::Conflict {
@@ -545,6 +547,47 @@ async fn create_or_verify(
         replicas = updated.num_replicas, was_replicas = have.config.num_replicas,
         "updating retention/replicas"
     );
+    js.update_stream(&updated)
+        .await
+        .map_err(|e| jetstream_error("update", resource, name, e.into()))
+}
+
+/// Brings an existing stream up to a newer contract where the change is purely additive and
+/// loses nothing: subjects the contract added are captured too (an existing subject is never
+/// dropped), and atomic batch publishing is switched on when the contract asks for it. Anything
+/// else that differs is left for [`compare`] to report.
+async fn migrate_additive(
+    js: &jetstream::Context,
+    resource: Resource,
+    name: &str,
+    want: &stream::Config,
+    have: stream::Info,
+) -> Result<stream::Info, BusError> {
+    let missing: Vec<&String> = want
+        .subjects
+        .iter()
+        .filter(|s| !have.config.subjects.contains(s))
+        .collect();
+    let extends = !missing.is_empty()
+        && have
+            .config
+            .subjects
+            .iter()
+            .all(|s| want.subjects.contains(s));
+    let atomic = want.allow_atomic_publish && !have.config.allow_atomic_publish;
+    if !extends && !atomic {
+        return Ok(have);
+    }
+    let mut updated = have.config.clone();
+    if extends {
+        updated.subjects = want.subjects.clone();
+    }
+    updated.allow_atomic_publish |= want.allow_atomic_publish;
+    if !compare(want, &updated, resource == Resource::Bucket).is_empty() {
+        return Ok(have); // refused below: leave the stream exactly as found
+    }
+    tracing::info!(%resource, name, added_subjects = ?missing, allow_atomic = updated.allow_atomic_publish,
+        "extending stream to the current contract");
     js.update_stream(&updated)
         .await
         .map_err(|e| jetstream_error("update", resource, name, e.into()))
@@ -597,6 +640,13 @@ fn compare(want: &stream::Config, have: &stream::Config, kv: bool) -> Vec<Mismat
         format!("{:?}", want.retention),
         format!("{:?}", have.retention),
     );
+    if want.allow_atomic_publish {
+        check(
+            "allow_atomic",
+            want.allow_atomic_publish.to_string(),
+            have.allow_atomic_publish.to_string(),
+        );
+    }
     check(
         "max_msgs_per_subject",
         want.max_messages_per_subject.to_string(),

@@ -13,6 +13,8 @@ use bilipulse_bilibili::resolve::{ResolveError, Resolver, ResolverConfig, Sessda
 use bilipulse_sim::{
     Account, ConnEvent, Malformed, Oversize, Profile, RoomSpec, SimConfig, SimHandle,
 };
+use bilipulse_testkit::procstat::rss_kib;
+use bilipulse_testkit::wait::{converge, eventually};
 use tokio::sync::mpsc::Receiver;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -509,15 +511,15 @@ async fn malformed_and_oversize_frames_do_not_stop_delivery() {
         w.commands(1).await;
         after += 1;
     }
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    while stats.snapshot().malformed < 8 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "malformed count {:?}",
-            stats.snapshot()
-        );
+    converge("8 malformed frames counted", DEADLINE, async || {
+        let s = stats.snapshot();
+        if s.malformed >= 8 {
+            return Ok(());
+        }
         w.commands(1).await;
-    }
+        Err(format!("{s:?}"))
+    })
+    .await;
     let states: Vec<ConnectionState> = w.states().into_iter().cloned().collect();
     let seen = w.stop().await;
     assert!(
@@ -590,35 +592,25 @@ async fn cancelling_closes_the_websocket_cleanly() {
     w.commands(3).await;
     w.stop().await;
     // The sim logs the close of the connection it had authenticated.
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    loop {
-        if sim
-            .truth()
-            .connections()
-            .iter()
-            .any(|c| c.event == ConnEvent::Close && c.room == Some(ROOM))
-        {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the sim never saw the connection close"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually(
+        "the sim to see the connection close",
+        DEADLINE,
+        async || {
+            let conns = sim.truth().connections();
+            conns
+                .iter()
+                .any(|c| c.event == ConnEvent::Close && c.room == Some(ROOM))
+                .then_some(())
+        },
+    )
+    .await;
     assert_eq!(sim.open_connections(), 0);
     sim.shutdown().await;
 }
 
 /// Resident memory of this process, bytes (Linux; 0 elsewhere).
 fn rss_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    pages * 4096
+    rss_kib(std::process::id()) * 1024
 }
 
 /// A measurement, not a check of a target: memory per idle authenticated connection, with the

@@ -9,6 +9,7 @@ use bilipulse_bilibili::wire::{Header, Packet};
 use bilipulse_sim::{
     BOMB_INFLATED_LEN, FaultRequest, Malformed, Oversize, Profile, RoomSpec, SimConfig,
 };
+use bilipulse_testkit::wait::converge;
 use common::*;
 use tokio::time::Instant;
 
@@ -242,22 +243,15 @@ async fn the_admin_endpoint_arms_risk_control_and_reports_the_truth() {
         .unwrap();
     assert_eq!(bad_kind.status(), 400);
     // Traffic has just started: poll until the summary shows some.
-    let deadline = Instant::now() + DEADLINE;
-    let summary = loop {
-        let summary: serde_json::Value = client
-            .get(format!("{}admin/truth/summary", sim.http_base()))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if summary["commands"].as_u64().unwrap() > 0 {
-            break summary;
+    let summary = converge("commands in the truth summary", DEADLINE, async || {
+        let url = format!("{}admin/truth/summary", sim.http_base());
+        let summary = get_json(&client, &url, None).await;
+        match summary["commands"].as_u64() {
+            Some(n) if n > 0 => Ok(summary),
+            _ => Err(summary.to_string()),
         }
-        assert!(Instant::now() < deadline, "no commands: {summary}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    })
+    .await;
     assert!(summary["rooms"].get(A.to_string()).is_some(), "{summary}");
     sim.shutdown().await;
 }

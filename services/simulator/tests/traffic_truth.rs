@@ -12,6 +12,7 @@ use base64::Engine;
 use bilipulse_bilibili::wire::{Header, Packet};
 use bilipulse_proto::Kind;
 use bilipulse_sim::{EventRecord, Profile, RoomSpec, SimConfig};
+use bilipulse_testkit::wait::{converge, eventually};
 use common::*;
 use prost::Message;
 use serde_json::Value;
@@ -231,15 +232,15 @@ async fn first_events(seed: u64, n: usize) -> Vec<EventRecord> {
     let mut cfg = SimConfig::for_tests(&[RoomSpec::new(BUSY, Profile::Busy).with_rate(400.0)]);
     cfg.seed = seed;
     let sim = start(cfg).await;
-    let deadline = Instant::now() + DEADLINE;
-    let events = loop {
+    let events = converge(&format!("{n} events in the truth"), DEADLINE, async || {
         let ev = sim.truth().events_of(BUSY);
         if ev.len() >= n {
-            break ev;
+            Ok(ev)
+        } else {
+            Err(format!("only {} events", ev.len()))
         }
-        assert!(Instant::now() < deadline, "only {} events", ev.len());
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    })
+    .await;
     sim.shutdown().await;
     events.into_iter().take(n).collect()
 }
@@ -278,11 +279,10 @@ async fn the_truth_log_has_one_line_per_command_and_connection_event() {
     drop(ws);
     let truth = sim.truth();
     // Wait until the server noticed the close, so the close line is in the log.
-    let until = Instant::now() + DEADLINE;
-    while truth.open_connections() > 0 {
-        assert!(Instant::now() < until);
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually("the server to notice the close", DEADLINE, async || {
+        (truth.open_connections() == 0).then_some(())
+    })
+    .await;
     sim.shutdown().await;
     let text = std::fs::read_to_string(&path).unwrap();
     let lines: Vec<Value> = text

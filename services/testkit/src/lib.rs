@@ -5,11 +5,19 @@
 //!   No mocks of NATS anywhere.
 //! * [`fixtures`]: the real Bilibili captures in `../shared/fixtures/bilibili`, with the rule that
 //!   tests skip (with a message) where they are absent, except in CI where that is a failure.
+//! * [`cpu`]: a criterion measurement in thread CPU time.
+//! * [`procstat`]: CPU time and memory of processes, for load binaries.
 //! * [`tools`]: where the pinned tools installed by `deploy/install-tools.sh` live.
+//! * [`wait`]: polling observable state until a deadline ([`wait::eventually`], [`wait::converge`]).
+//! * [`process`]: a service binary as a real process (SIGTERM, SIGKILL, logs, `/metrics`).
 
+pub mod cpu;
 pub mod fixtures;
 pub mod nats;
+pub mod process;
+pub mod procstat;
 pub mod tools;
+pub mod wait;
 
 pub use nats::{NatsCluster, NatsServer};
 

@@ -98,6 +98,11 @@ impl NatsServer {
         format!("nats://127.0.0.1:{}", self.client_port)
     }
 
+    /// The process id (for CPU and memory figures), if running.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// The client port.
     pub fn port(&self) -> u16 {
         self.client_port

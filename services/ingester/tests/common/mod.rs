@@ -3,25 +3,27 @@
 //! SIGTERM and `kill -9` are what Kubernetes does to them.
 //!
 //! Everything here waits on observable state (KV, streams, the simulator's ground truth, the
-//! ingesters' `/metrics`) with a deadline; nothing sleeps in place of a condition.
+//! ingesters' `/metrics`) with a deadline; nothing sleeps in place of a condition. Waiting and
+//! the processes themselves are the testkit's ([`eventually`], [`converge`], [`Ingester`]).
 
 #![allow(dead_code)] // each scenario file uses a different part
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, consumer, kv};
-use bilipulse_ingester::shard::{Candidate, ShardMap};
 use bilipulse_proto::{Kind, Member, RoomEvent, RoomStatus, streams, subject};
 use bilipulse_runtime::bus;
 use bilipulse_runtime::config::{NatsConfig, StreamOverrides};
+use bilipulse_runtime::placement::{Candidate, Placement};
 use bilipulse_sim::{Account, ConnEvent, Profile, RoomSpec, SimConfig, SimHandle};
 use bilipulse_testkit::NatsServer;
+use bilipulse_testkit::process::ServiceProcess;
+pub use bilipulse_testkit::wait::{converge, eventually};
 use futures::{StreamExt, TryStreamExt};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A `bilipulse-ingester` process (see [`World::ingester`]).
+pub type Ingester = ServiceProcess;
 
 /// Upper bound for anything the scenarios wait for; generous because the box is shared.
 pub const DEADLINE: Duration = Duration::from_secs(60);
@@ -118,9 +120,59 @@ impl World {
         }
     }
 
+    /// Starts the world serving `specs`, adds every simulated room to `bili_rooms` and starts
+    /// `n` ingesters `ing-0`, `ing-1`, … with `overrides` (see [`World::ingester`]).
+    pub async fn with_ingesters(
+        specs: &[RoomSpec],
+        n: usize,
+        overrides: &[(&str, &str)],
+    ) -> Option<(World, Vec<Ingester>)> {
+        let world = World::start(specs).await?;
+        world.add_rooms(&world.sim_rooms()).await;
+        let ingesters = (0..n)
+            .map(|i| world.ingester(&format!("ing-{i}"), overrides))
+            .collect();
+        Some((world, ingesters))
+    }
+
     /// Starts an ingester process with the test timers, plus `overrides` (flag → value).
     pub fn ingester(&self, id: &str, overrides: &[(&str, &str)]) -> Ingester {
-        Ingester::spawn(self, id, overrides)
+        let url = self.nats.url();
+        let base = self.sim.http_base().to_string();
+        let cookie = self.dir.path().join("sessdata").display().to_string();
+        let uid = UID.to_string();
+        let ttl = format!("{}s", MEMBER_TTL.as_secs());
+        let defaults = [
+            ("--id", id),
+            ("--nats-url", &url),
+            ("--log", "info"),
+            ("--bili-api-base", &base),
+            ("--bili-live-base", &base),
+            ("--bili-ws-scheme", "ws"),
+            ("--bili-http-interval", "2ms"),
+            ("--bili-cookie-file", &cookie),
+            ("--bili-uid", &uid),
+            ("--member-ttl", &ttl),
+            ("--status-interval", "1s"),
+            ("--handover-timeout", "10s"),
+        ];
+        // Later entries win: the overrides replace the defaults.
+        let flags = defaults
+            .into_iter()
+            .chain(overrides.iter().copied())
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        ServiceProcess::spawn(
+            env!("CARGO_BIN_EXE_bilipulse-ingester").as_ref(),
+            id,
+            self.dir.path(),
+            &flags,
+        )
+    }
+
+    /// Waits (up to [`DEADLINE`]) for [`steady_state`] with exactly `ingesters`.
+    pub async fn steady(&self, what: &str, ingesters: &[Ingester]) -> Assignment {
+        converge(what, DEADLINE, async || steady_state(self, ingesters).await).await
     }
 
     /// The live members of `bili_members`, by id.
@@ -278,7 +330,7 @@ impl World {
 
     /// Pauses the simulator and waits until everything it sent is in BILI_EVENTS: the stream
     /// stops growing and no ingester holds a backlog.
-    pub async fn quiesce(&self, ingesters: &[&Ingester]) {
+    pub async fn quiesce(&self, ingesters: &[Ingester]) {
         self.sim.pause_traffic().await;
         let mut last = (u64::MAX, Instant::now());
         eventually(
@@ -335,7 +387,6 @@ pub const ID_KINDS: [Kind; 3] = [Kind::Danmaku, Kind::Superchat, Kind::Guard];
 ///   stream (the per-connection `LOG_IN_NOTICE` excluded).
 /// * Nothing missing, per id, for danmaku, Super Chats and guard purchases: the truth records
 ///   Bilibili's own id of each, which is what our id is built from, so the sets must be equal.
-///   what our id is built from, so the two sets must be equal.
 #[derive(Debug, Default)]
 pub struct Audit {
     /// (room, kind) → (delivered per truth, events in the stream).
@@ -558,43 +609,6 @@ fn first<K: std::fmt::Debug, V: std::fmt::Debug>(m: &BTreeMap<K, V>) -> Vec<Stri
         .collect()
 }
 
-/// Polls `check` every 100 ms until it returns `Some`, or panics naming `what` after `within`.
-pub async fn eventually<T>(
-    what: &str,
-    within: Duration,
-    mut check: impl AsyncFnMut() -> Option<T>,
-) -> T {
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        if tokio::time::Instant::now() >= deadline {
-            panic!("timed out after {within:?} waiting for {what}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Like [`eventually`], for checks that explain why they are not yet satisfied; the last
-/// explanation is in the panic message.
-pub async fn converge<T>(
-    what: &str,
-    within: Duration,
-    mut check: impl AsyncFnMut() -> Result<T, String>,
-) -> T {
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        match check().await {
-            Ok(v) => return v,
-            Err(why) if tokio::time::Instant::now() >= deadline => {
-                panic!("timed out after {within:?} waiting for {what}: {why}")
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-        }
-    }
-}
-
 /// Waits until `n` more events are in BILI_EVENTS: traffic flows through whatever just
 /// happened.
 pub async fn more_events(world: &World, n: u64) {
@@ -607,17 +621,9 @@ pub async fn more_events(world: &World, n: u64) {
     .await;
 }
 
-/// Borrows a list of ingesters the way the helpers take them.
-pub fn refs(ingesters: &[Ingester]) -> Vec<&Ingester> {
-    ingesters.iter().collect()
-}
-
 /// Wall-clock Unix milliseconds (the simulator's clock for connection records).
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    bilipulse_runtime::clock::now_ms()
 }
 
 /// Who owns which room at steady state.
@@ -627,7 +633,7 @@ pub type Assignment = BTreeMap<u64, String>;
 /// owner rendezvous hashing gives it (per the status stream, as `bilipulse rooms ls` shows it),
 /// has exactly one open connection at the simulator, and each ingester runs exactly its rooms
 /// with no hand-over pending (per its metrics).
-pub async fn steady_state(world: &World, ingesters: &[&Ingester]) -> Result<Assignment, String> {
+pub async fn steady_state(world: &World, ingesters: &[Ingester]) -> Result<Assignment, String> {
     let members = world.members().await?;
     let want: BTreeSet<&str> = ingesters.iter().map(|i| i.id.as_str()).collect();
     let have: BTreeSet<&str> = members.keys().map(String::as_str).collect();
@@ -645,7 +651,7 @@ pub async fn steady_state(world: &World, ingesters: &[&Ingester]) -> Result<Assi
         })
         .collect();
     let rows = world.rows().await?;
-    let map = ShardMap::compute(rows.iter().map(|r| r.room), &candidates);
+    let map = Placement::compute(rows.iter().map(|r| r.room), &candidates);
     let mut assignment = Assignment::new();
     for r in &rows {
         let owner = map
@@ -680,7 +686,7 @@ pub async fn steady_state(world: &World, ingesters: &[&Ingester]) -> Result<Assi
         let m = i.metrics().await?;
         let owned = m.get("bilipulse_ingester_rooms_owned") as usize;
         let handing = m.get("bilipulse_ingester_rooms_handing_over") as usize;
-        let mine = map.rooms_of(&i.id).count();
+        let mine = map.keys_of(&i.id).count();
         if owned != mine || handing != 0 {
             return Err(format!(
                 "{} runs {owned} rooms (+{handing} handing over), should run {mine}",
@@ -691,195 +697,28 @@ pub async fn steady_state(world: &World, ingesters: &[&Ingester]) -> Result<Assi
     Ok(assignment)
 }
 
-/// A `bilipulse-ingester` process.
-pub struct Ingester {
-    /// Its `--id`.
-    pub id: String,
-    /// Its admin listener.
-    pub admin: SocketAddr,
-    child: Option<Child>,
-    log: PathBuf,
+/// The rooms `id` owns in `a`.
+pub fn rooms_of(a: &Assignment, id: &str) -> BTreeSet<u64> {
+    a.iter()
+        .filter(|(_, o)| *o == id)
+        .map(|(r, _)| *r)
+        .collect()
 }
 
-impl Ingester {
-    fn spawn(world: &World, id: &str, overrides: &[(&str, &str)]) -> Ingester {
-        let admin = SocketAddr::from(([127, 0, 0, 1], bilipulse_testkit::nats::free_port()));
-        let base = world.sim.http_base().to_string();
-        let mut flags: BTreeMap<&str, String> = BTreeMap::new();
-        flags.insert("--id", id.to_owned());
-        flags.insert("--nats-url", world.nats.url());
-        flags.insert("--admin-addr", admin.to_string());
-        flags.insert("--log", "info".into());
-        flags.insert("--bili-api-base", base.clone());
-        flags.insert("--bili-live-base", base);
-        flags.insert("--bili-ws-scheme", "ws".into());
-        flags.insert("--bili-http-interval", "2ms".into());
-        flags.insert(
-            "--bili-cookie-file",
-            world.dir.path().join("sessdata").display().to_string(),
-        );
-        flags.insert("--bili-uid", UID.to_string());
-        flags.insert("--member-ttl", format!("{}s", MEMBER_TTL.as_secs()));
-        flags.insert("--status-interval", "1s".into());
-        flags.insert("--handover-timeout", "10s".into());
-        for (k, v) in overrides {
-            flags.insert(k, (*v).to_owned());
-        }
-        let log = world.dir.path().join(format!("{id}.log"));
-        let out = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log)
-            .expect("log file");
-        let err = out.try_clone().expect("log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_bilipulse-ingester"))
-            .args(flags.iter().flat_map(|(k, v)| [(*k).to_owned(), v.clone()]))
-            .env_clear()
-            .env("RUST_BACKTRACE", "1")
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .expect("bilipulse-ingester starts");
-        Ingester {
-            id: id.to_owned(),
-            admin,
-            child: Some(child),
-            log,
-        }
-    }
-
-    /// The process id.
-    pub fn pid(&self) -> u32 {
-        self.child.as_ref().map(Child::id).expect("process running")
-    }
-
-    /// Sends SIGTERM, as Kubernetes does on scale-down.
-    pub fn sigterm(&self) {
-        let ok = Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
-            .status()
-            .expect("kill runs")
-            .success();
-        assert!(ok, "kill -TERM {} failed", self.pid());
-    }
-
-    /// Sends SIGKILL (no clean-up at all) and reaps the process.
-    pub fn kill9(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            c.kill().expect("SIGKILL");
-            c.wait().expect("reap");
-        }
-    }
-
-    /// Waits for the process to exit, at most `within`.
-    pub async fn wait_exit(&mut self, within: Duration) -> ExitStatus {
-        let child = self.child.as_mut().expect("process running");
-        let deadline = tokio::time::Instant::now() + within;
-        loop {
-            if let Some(status) = child.try_wait().expect("try_wait") {
-                self.child = None;
-                return status;
-            }
-            if tokio::time::Instant::now() >= deadline {
-                panic!(
-                    "{} did not exit within {within:?}; log:\n{}",
-                    self.id,
-                    self.log_tail()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// The last lines of its log, for failure messages.
-    pub fn log_tail(&self) -> String {
-        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(40)..].join("\n")
-    }
-
-    /// Its whole log.
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Its `/metrics`.
-    pub async fn metrics(&self) -> Result<Metrics, String> {
-        let body = http_get(self.admin, "/metrics").await?;
-        Ok(Metrics::parse(&body))
-    }
-}
-
-impl Drop for Ingester {
-    fn drop(&mut self) {
-        self.kill9();
-        // A failed scenario shows what each ingester was doing.
-        if std::thread::panicking() {
-            eprintln!(
-                "--- log of {} (last lines) ---\n{}",
-                self.id,
-                self.log_tail()
+/// Asserts that every room owned in `before` by one of `stayed` has the same owner `after`:
+/// only the rooms of ingesters that came or went may move.
+pub fn assert_stayers_kept_their_rooms(
+    before: &Assignment,
+    after: &Assignment,
+    stayed: &[Ingester],
+) {
+    for (r, owner) in before {
+        if stayed.iter().any(|i| i.id == *owner) {
+            assert_eq!(
+                after.get(r),
+                Some(owner),
+                "room {r} moved between ingesters that both stayed"
             );
         }
     }
-}
-
-/// Parsed OpenMetrics text: series (name plus labels, as printed) → value.
-#[derive(Debug, Clone, Default)]
-pub struct Metrics(pub HashMap<String, f64>);
-
-impl Metrics {
-    fn parse(text: &str) -> Metrics {
-        let mut m = HashMap::new();
-        for line in text.lines().filter(|l| !l.starts_with('#')) {
-            if let Some((series, value)) = line.rsplit_once(' ')
-                && let Ok(v) = value.parse::<f64>()
-            {
-                m.insert(series.to_owned(), v);
-            }
-        }
-        Metrics(m)
-    }
-
-    /// The sum over every label set of the metric `name`.
-    pub fn sum(&self, name: &str) -> f64 {
-        self.0
-            .iter()
-            .filter(|(series, _)| {
-                series.as_str() == name
-                    || series
-                        .strip_prefix(name)
-                        .is_some_and(|r| r.starts_with('{'))
-            })
-            .map(|(_, v)| v)
-            .sum()
-    }
-
-    /// The value of `series` (0 when absent, as Prometheus treats a missing counter).
-    pub fn get(&self, series: &str) -> f64 {
-        self.0.get(series).copied().unwrap_or(0.0)
-    }
-}
-
-/// A minimal HTTP/1.0 GET on 127.0.0.1, returning the body of a 200.
-async fn http_get(addr: SocketAddr, path: &str) -> Result<String, String> {
-    let io = async {
-        let mut s = tokio::net::TcpStream::connect(addr).await?;
-        s.write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").as_bytes())
-            .await?;
-        let mut buf = Vec::new();
-        s.read_to_end(&mut buf).await?;
-        Ok::<_, std::io::Error>(buf)
-    };
-    let buf = tokio::time::timeout(Duration::from_secs(5), io)
-        .await
-        .map_err(|_| format!("GET {path} on {addr} timed out"))?
-        .map_err(|e| format!("GET {path} on {addr}: {e}"))?;
-    let text = String::from_utf8_lossy(&buf);
-    let (head, body) = text.split_once("\r\n\r\n").ok_or("no HTTP header")?;
-    if !head.starts_with("HTTP/1.1 200") && !head.starts_with("HTTP/1.0 200") {
-        return Err(format!("GET {path}: {}", head.lines().next().unwrap_or("")));
-    }
-    Ok(body.to_owned())
 }

@@ -1,21 +1,26 @@
-//! Mirrors of the `bili_rooms` and `bili_members` KV buckets, kept current by watching them.
+//! Local mirrors of KV buckets (`bili_rooms`, the members buckets), kept current by watching them.
 //!
-//! Each mirror is a [`tokio::sync::watch`] channel holding a [`Snapshot`]: the decoded entries
-//! and whether the initial load is complete. Consumers act only on complete snapshots, so an
-//! ingester that has seen half the members at start-up never computes a wrong assignment.
-//! Entries that do not decode are reported (log and metric) and skipped; the rest keep working.
+//! Services decide what to run from the content of buckets — the ingester from the desired
+//! rooms and the live ingesters, the windower from the live windowers — and must never act on
+//! half of it. Each mirror is a [`tokio::sync::watch`] channel holding a [`Snapshot`]: the
+//! decoded entries and whether the initial load is complete. Consumers act only on complete
+//! snapshots, so a replica that has seen half the members at start-up never computes a wrong
+//! placement. Entries that do not decode are reported (log and the caller's callback, for a
+//! metric) and skipped; the rest keep working.
 
 use std::collections::BTreeMap;
+use std::convert::Infallible;
 use std::time::Duration;
 
 use async_nats::jetstream::kv::{self, Operation};
 use futures::StreamExt;
+use thiserror::Error;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use bilipulse_proto::{Member, RoomConfig};
 
-/// The decoded content of a bucket.
+/// The decoded content of a bucket, as last seen.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Snapshot<K: Ord, V> {
     /// Valid entries by key.
@@ -36,8 +41,8 @@ impl<K: Ord, V> Default for Snapshot<K, V> {
     }
 }
 
-/// Decodes a `bili_rooms` entry: the key must be a canonical room id and the value a
-/// [`RoomConfig`] for that room.
+/// Decodes a `bili_rooms` entry for [`spawn`]: the key must be a canonical room id and the
+/// value a [`RoomConfig`] for that room, so a hand-written key never starts the wrong room.
 pub fn decode_room(key: &str, value: &[u8]) -> Result<(u64, RoomConfig), String> {
     let room = canonical_room(key).ok_or_else(|| format!("key {key:?} is not a room id"))?;
     let cfg: RoomConfig = bilipulse_proto::decode(value).map_err(|e| format!("value: {e}"))?;
@@ -47,7 +52,8 @@ pub fn decode_room(key: &str, value: &[u8]) -> Result<(u64, RoomConfig), String>
     Ok((room, cfg))
 }
 
-/// Decodes a `bili_members` entry.
+/// Decodes an entry of a members bucket (`bili_members`, the windowers' bucket) for [`spawn`]:
+/// the value must be a [`Member`] whose id is the key, so one replica cannot speak for another.
 pub fn decode_member(key: &str, value: &[u8]) -> Result<(String, Member), String> {
     let m: Member = bilipulse_proto::decode(value).map_err(|e| format!("value: {e}"))?;
     if m.id != key {
@@ -63,7 +69,8 @@ fn canonical_room(key: &str) -> Option<u64> {
     key.parse().ok()
 }
 
-/// Keeps a [`Snapshot`] of `store` current until `cancel` fires. `on_invalid` is called once per
+/// Keeps a [`Snapshot`] of `store` current until `cancel` fires; `decode` turns a raw entry
+/// into a typed one (or a reason it is invalid). `on_invalid(key, reason)` is called once per
 /// invalid revision (for metrics). Re-watches from scratch if the watch breaks (e.g. NATS
 /// restarted), so the mirror converges again.
 pub fn spawn<K, V, D, F>(
@@ -84,9 +91,8 @@ where
             tokio::select! {
                 _ = cancel.cancelled() => return,
                 r = follow(&store, &decode, &on_invalid, &tx) => {
-                    if let Err(e) = r {
-                        tracing::warn!(error = %e, "KV watch broke; watching again");
-                    }
+                    let Err(e) = r;
+                    tracing::warn!(bucket = %store.name, error = %e, "KV watch broke; watching again");
                 }
             }
             tokio::select! {
@@ -98,12 +104,25 @@ where
     rx
 }
 
+/// Why a watch stopped: [`follow`] runs until one of these happens.
+#[derive(Debug, Error)]
+enum WatchBroke {
+    #[error("cannot start watching: {0}")]
+    Start(#[from] kv::WatchError),
+    #[error("cannot read the bucket status: {0}")]
+    Status(#[from] kv::StatusError),
+    #[error("watch failed: {0}")]
+    Entry(#[from] kv::WatcherError),
+    #[error("watch ended")]
+    Ended,
+}
+
 async fn follow<K, V, D, F>(
     store: &kv::Store,
     decode: &D,
     on_invalid: &F,
     tx: &watch::Sender<Snapshot<K, V>>,
-) -> Result<(), String>
+) -> Result<Infallible, WatchBroke>
 where
     K: Ord + Clone,
     V: Clone + PartialEq,
@@ -112,12 +131,9 @@ where
 {
     // `watch_all` would deliver only changes from now on; the mirror needs the current value of
     // every key first (last per subject), then the changes.
-    let mut watch = store
-        .watch_with_history(">")
-        .await
-        .map_err(|e| e.to_string())?;
+    let mut watch = store.watch_with_history(">").await?;
     // An empty bucket delivers nothing, so "caught up" cannot come from the watch alone.
-    let empty = store.status().await.map_err(|e| e.to_string())?.values() == 0;
+    let empty = store.status().await?.values() == 0;
     let mut snap: Snapshot<K, V> = Snapshot {
         complete: empty,
         ..Snapshot::default()
@@ -126,7 +142,7 @@ where
     let mut keys: BTreeMap<String, K> = BTreeMap::new();
     tx.send_replace(snap.clone());
     while let Some(entry) = watch.next().await {
-        let entry = entry.map_err(|e| e.to_string())?;
+        let entry = entry?;
         match entry.operation {
             Operation::Put => match decode(&entry.key, &entry.value) {
                 Ok((k, v)) => {
@@ -157,7 +173,7 @@ where
             tx.send_replace(snap.clone());
         }
     }
-    Err("watch ended".into())
+    Err(WatchBroke::Ended)
 }
 
 #[cfg(test)]
@@ -182,6 +198,30 @@ mod tests {
         );
         assert!(
             decode_room("5269", b"\xc1garbage")
+                .unwrap_err()
+                .starts_with("value")
+        );
+    }
+
+    #[test]
+    fn member_keys_must_match_the_value() {
+        let m = Member {
+            v: 1,
+            id: "windower-0".into(),
+            ..Default::default()
+        };
+        let v = bilipulse_proto::encode(&m).unwrap();
+        assert_eq!(
+            decode_member("windower-0", &v).unwrap(),
+            ("windower-0".into(), m)
+        );
+        assert!(
+            decode_member("windower-1", &v)
+                .unwrap_err()
+                .contains("names member \"windower-0\"")
+        );
+        assert!(
+            decode_member("windower-0", b"\xc1")
                 .unwrap_err()
                 .starts_with("value")
         );

@@ -1,17 +1,29 @@
-//! This ingester's liveness key in `bili_members`.
+//! A replica's liveness key in a members bucket (`bili_members` for ingesters, the windowers'
+//! bucket for windowers).
 //!
-//! The key carries a per-message TTL, so a crashed ingester disappears by itself and its rooms
-//! are picked up by the others. Renewing must keep that TTL: a plain KV `update` would write the
+//! Replicas of a service find each other through these keys: each writes its [`Member`] record
+//! under its id, and every replica places the work ([`crate::placement`]) over the keys it sees.
+//! The key carries a per-message TTL, so a crashed replica disappears by itself and its work is
+//! picked up by the others. Renewing must keep that TTL: a plain KV `update` would write the
 //! value without one (the key would then never expire), so renewal publishes straight to the
 //! bucket's subject with a `Nats-TTL` and the expected last revision (compare-and-set).
 
 use std::time::Duration;
 
 use async_nats::jetstream::{self, context::PublishErrorKind, kv, message::PublishMessage};
-use bilipulse_proto::{Member, streams::MEMBERS};
+use bilipulse_proto::Member;
 use thiserror::Error;
 
-/// Why the membership key could not be written.
+use crate::clock::now_ms;
+
+/// How often to renew a key that lives `ttl`: a third of it, so one late or lost renewal does
+/// not let the key expire and cost the replica its work. Every service renews by this rule.
+pub fn renew_interval(ttl: Duration) -> Duration {
+    ttl / 3
+}
+
+/// Why the membership key could not be written, so the caller can tell a refused first write
+/// (start-up fails) from a failed renewal (logged and retried on the next tick).
 #[derive(Debug, Error)]
 pub enum MembershipError {
     /// The key could not be created.
@@ -23,16 +35,34 @@ pub enum MembershipError {
         source: kv::CreateError,
     },
     /// Renewal failed.
-    #[error("cannot renew membership key {key:?}: {reason}")]
+    #[error("cannot renew membership key {key:?}: {source}")]
     Renew {
         /// The key.
         key: String,
         /// What went wrong.
-        reason: String,
+        source: RenewError,
     },
 }
 
-/// The membership key of this ingester.
+/// The step of a renewal that failed, typed so callers can match on it instead of on text.
+#[derive(Debug, Error)]
+pub enum RenewError {
+    /// The record could not be encoded.
+    #[error("encoding the record: {0}")]
+    Encode(#[from] bilipulse_proto::EncodeError),
+    /// Publishing the new revision failed, or JetStream refused it.
+    #[error("publishing the record: {0}")]
+    Publish(#[from] jetstream::context::PublishError),
+    /// The key of a previous incarnation could not be read while adopting it.
+    #[error("reading the existing key: {0}")]
+    Read(#[from] kv::EntryError),
+    /// The key of a previous incarnation existed at create time but was gone when read.
+    #[error("key vanished while adopting it")]
+    Vanished,
+}
+
+/// This replica's membership key: written on [`Membership::join`], renewed by the caller every
+/// [`renew_interval`], deleted on [`Membership::leave`].
 pub struct Membership {
     js: jetstream::Context,
     kv: kv::Store,
@@ -42,7 +72,9 @@ pub struct Membership {
 }
 
 impl Membership {
-    /// Writes the key (taking over a leftover key of a previous incarnation with the same id).
+    /// Writes `me` under `me.id` in the bucket `kv` with a TTL of `ttl` (taking over a leftover
+    /// key of a previous incarnation with the same id). `js` must be the context `kv` was opened
+    /// from: renewals publish to `$KV.<bucket>.<id>` through it.
     pub async fn join(
         js: jetstream::Context,
         kv: kv::Store,
@@ -65,8 +97,8 @@ impl Membership {
         &self.me
     }
 
-    /// Renews the key, optionally marking this ingester as draining (it then takes no rooms and
-    /// the others take over its rooms).
+    /// Renews the key, optionally marking this replica as draining (it then takes no work and
+    /// the others take over its share).
     pub async fn renew(&mut self, draining: bool) -> Result<(), MembershipError> {
         self.me.draining = draining;
         self.write().await
@@ -87,7 +119,7 @@ impl Membership {
         if self.revision == 0 {
             return self.create(value).await;
         }
-        let subject = format!("$KV.{}.{}", MEMBERS.bucket, self.me.id);
+        let subject = format!("$KV.{}.{}", self.kv.name, self.me.id);
         let publish = PublishMessage::build()
             .payload(value.clone())
             .ttl(self.ttl)
@@ -131,7 +163,7 @@ impl Membership {
                     .await
                     .map_err(|e| self.renew_err(e))?;
                 let Some(entry) = entry else {
-                    return Err(self.renew_err("key vanished while adopting it"));
+                    return Err(self.renew_err(RenewError::Vanished));
                 };
                 self.revision = entry.revision;
                 Box::pin(self.write()).await
@@ -143,18 +175,27 @@ impl Membership {
         }
     }
 
-    fn renew_err(&self, e: impl std::fmt::Display) -> MembershipError {
+    fn renew_err(&self, e: impl Into<RenewError>) -> MembershipError {
         MembershipError::Renew {
             key: self.me.id.clone(),
-            reason: e.to_string(),
+            source: e.into(),
         }
     }
 }
 
-/// Wall-clock Unix milliseconds.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renewal_runs_three_times_per_ttl() {
+        assert_eq!(
+            renew_interval(Duration::from_secs(15)),
+            Duration::from_secs(5)
+        );
+        assert_eq!(
+            renew_interval(Duration::from_secs(1)),
+            Duration::from_nanos(333_333_333)
+        );
+    }
 }
