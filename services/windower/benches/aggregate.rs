@@ -16,39 +16,15 @@ use bilipulse_windower::settings::Settings;
 use criterion::measurement::Measurement;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
+mod common;
+use common::real_events;
+
 /// Events per second of event time in the generated stream.
 const RATE: i64 = 10_000;
 /// Rooms the events are spread over.
 const ROOMS: u64 = 100;
 /// Events per iteration.
 const N: usize = 50_000;
-
-fn real_events() -> Vec<RoomEvent> {
-    let Some(dir) = bilipulse_testkit::fixtures::dir() else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for path in bilipulse_testkit::fixtures::files(&dir, "messages", "json") {
-        let body = std::fs::read(&path).expect("fixture readable");
-        let Ok(events) =
-            bilipulse_bilibili::commands::normalize(1, &body, 1_790_000_000_000, "bench")
-        else {
-            continue;
-        };
-        let weight = if events
-            .iter()
-            .any(|e| matches!(e.payload, Payload::Danmaku(_)))
-        {
-            8
-        } else {
-            1
-        };
-        for _ in 0..weight {
-            out.extend(events.iter().cloned());
-        }
-    }
-    out
-}
 
 /// `N` events over `ROOMS` rooms, in time order from `t0`, uids varied so chatters grow.
 fn stream(real: &[RoomEvent], t0: i64) -> Vec<(RoomEvent, u64, i64)> {

@@ -19,7 +19,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use bilipulse_proto::{ConnState, Payload, RoomEvent, RoomStatus, SCHEMA_VERSION, subject};
+use bilipulse_proto::{ConnState, Payload, RoomStatus, SCHEMA_VERSION, subject};
 use bilipulse_runtime::bus;
 use bilipulse_runtime::clock::now_ms;
 use bilipulse_runtime::config::{NatsConfig, StreamOverrides};
@@ -27,6 +27,9 @@ use bilipulse_testkit::NatsServer;
 use bilipulse_testkit::process::ServiceProcess;
 use bilipulse_testkit::procstat::{cores, cpu_model, cpu_ticks, rss_kib, ticks_to_secs};
 use futures::StreamExt;
+
+mod common;
+use common::real_events;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -46,33 +49,6 @@ async fn main() -> Result<(), Error> {
 
 fn arg(args: &[String], i: usize, default: usize) -> usize {
     args.get(i).and_then(|a| a.parse().ok()).unwrap_or(default)
-}
-
-fn real_events() -> Vec<RoomEvent> {
-    let Some(dir) = bilipulse_testkit::fixtures::dir() else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for path in bilipulse_testkit::fixtures::files(&dir, "messages", "json") {
-        let body = std::fs::read(&path).expect("fixture readable");
-        let Ok(events) =
-            bilipulse_bilibili::commands::normalize(1, &body, 1_790_000_000_000, "bench")
-        else {
-            continue;
-        };
-        let weight = if events
-            .iter()
-            .any(|e| matches!(e.payload, Payload::Danmaku(_)))
-        {
-            8
-        } else {
-            1
-        };
-        for _ in 0..weight {
-            out.extend(events.iter().cloned());
-        }
-    }
-    out
 }
 
 async fn world() -> Result<
@@ -95,7 +71,7 @@ fn windower(nats: &NatsServer, dir: &std::path::Path) -> ServiceProcess {
     let flags: BTreeMap<String, String> = [
         ("--id", "load"),
         ("--nats-url", &nats.url()),
-        ("--log", "info,bilipulse_windower::commit=debug"),
+        ("--log", "warn"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -190,19 +166,6 @@ async fn throughput(n: usize, rooms: usize) -> Result<(), Error> {
     let m = w.metrics().await?;
     let rss = rss_kib(pid);
     std::fs::write(dir.join("nats.log"), nats.log())?;
-    if std::env::var_os("BILIPULSE_DUMP").is_some() {
-        let st = js.get_stream("BILI_SUMMARY").await?;
-        for seq in 1..12 {
-            if let Ok(m) = st.get_raw_message(seq).await {
-                println!(
-                    "  #{seq} {} {:?} {} B",
-                    m.subject,
-                    m.headers,
-                    m.payload.len()
-                );
-            }
-        }
-    }
     println!(
         "windower read, counted and committed {n} events in {:.1} s wall",
         wall.as_secs_f64()
