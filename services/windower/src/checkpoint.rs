@@ -67,7 +67,12 @@ pub enum CheckpointError {
 #[derive(Debug, Error)]
 pub enum CorruptKind {
     /// Its format header is not one this version reads.
-    #[error("unknown format {0:?}")]
+    #[error(
+        "unknown format {0:?} (written by another windower version); to start the key group \
+         afresh, purge its subjects `bili.wckpt.<group>` and `bili.wckpt.<group>.part` in \
+         BILI_SUMMARY: its events are then read again from BILI_EVENTS and windows already \
+         published may be published again"
+    )]
     Format(String),
     /// A part is missing or belongs to another batch.
     #[error("part at seq {0} is missing or from another batch")]
