@@ -146,6 +146,9 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), WindowerError
         stream_handles,
         metrics,
     );
+    // Not ready until the engine holds its key groups (it says so itself, so this must come
+    // before it starts).
+    readiness.set_not_ready("key_groups", "waiting for the key group assignment");
     let engine_stop = CancellationToken::new();
     let ready = readiness.clone();
     let mut engine_task = tokio::spawn(engine.run(assigned, engine_stop.clone(), move |ok| {
@@ -155,7 +158,6 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), WindowerError
             ready.set_not_ready("key_groups", "stopping");
         }
     }));
-    readiness.set_not_ready("key_groups", "waiting for the key group assignment");
 
     let mut renew = tokio::time::interval(bilipulse_runtime::membership::renew_interval(ttl));
     renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
