@@ -77,13 +77,8 @@ pub struct Config {
 }
 
 impl Config {
-    /// The ingester id: `--id`, else POD_NAME, else HOSTNAME, else a random one.
+    /// The ingester id: `--id`, else POD_NAME, else HOSTNAME, else `ingester-<pid>`.
     pub fn ingester_id(&self) -> String {
-        self.id
-            .clone()
-            .or_else(|| std::env::var("POD_NAME").ok())
-            .or_else(|| std::env::var("HOSTNAME").ok())
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| format!("ingester-{}", std::process::id()))
+        bilipulse_runtime::config::replica_id(self.id.as_deref(), "ingester")
     }
 }

@@ -266,6 +266,18 @@ pub enum DurationError {
     TooLarge(String),
 }
 
+/// A replica's id: `explicit` (its `--id` flag), else `POD_NAME`, else `HOSTNAME`, else
+/// `<service>-<process id>`. Stable across restarts of the same pod, unique among replicas,
+/// the key of its membership record; one rule for every service.
+pub fn replica_id(explicit: Option<&str>, service: &str) -> String {
+    explicit
+        .map(str::to_owned)
+        .or_else(|| std::env::var("POD_NAME").ok())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| format!("{service}-{}", std::process::id()))
+}
+
 /// Parses a duration such as `7d`, `24h`, `1h30m`, `90s` or `250ms` (humantime's syntax),
 /// refusing zero, which NATS would read as "forever".
 pub fn parse_duration(s: &str) -> Result<Duration, DurationError> {

@@ -129,14 +129,9 @@ pub enum StartFrom {
 }
 
 impl Config {
-    /// The windower id: `--id`, else POD_NAME, else HOSTNAME, else a random one.
+    /// The windower id: `--id`, else POD_NAME, else HOSTNAME, else `windower-<pid>`.
     pub fn windower_id(&self) -> String {
-        self.id
-            .clone()
-            .or_else(|| std::env::var("POD_NAME").ok())
-            .or_else(|| std::env::var("HOSTNAME").ok())
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| format!("windower-{:08x}", rand::random::<u32>()))
+        bilipulse_runtime::config::replica_id(self.id.as_deref(), "windower")
     }
 
     /// The aggregation settings these flags describe.

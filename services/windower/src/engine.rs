@@ -70,8 +70,6 @@ type Messages =
 
 /// Everything the engine needs from outside.
 pub struct EngineConfig {
-    /// This replica's id.
-    pub id: String,
     /// Aggregation rules.
     pub settings: Settings,
     /// Where a group without a checkpoint starts.
@@ -197,7 +195,7 @@ impl Engine {
             self.groups.remove(&g);
             tracing::info!(group = %g, "key group handed over");
         }
-        let mut restart_from: Option<u64> = None;
+        let mut restart = false;
         for g in want {
             if self.groups.contains_key(&g) {
                 continue;
@@ -205,18 +203,20 @@ impl Engine {
             let owned = self.acquire(g).await?;
             let next = owned.state.applied_seq + 1;
             if self.events_rx.is_none() || next < self.consumer_from.max(self.position + 1) {
-                restart_from = Some(restart_from.map_or(next, |r: u64| r.min(next)));
+                restart = true;
             }
             self.groups.insert(g, owned);
         }
         self.update_gauges();
-        if let Some(from) = restart_from {
+        if restart {
+            // Every owned group's events from the oldest position on; groups further on skip
+            // what they applied already.
             let from = self
                 .groups
                 .values()
                 .map(|o| o.state.applied_seq + 1)
                 .min()
-                .unwrap_or(from);
+                .unwrap_or(1);
             self.open_events(from).await?;
         }
         Ok(())

@@ -136,7 +136,6 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), WindowerError
 
     let engine = engine::Engine::new(
         engine::EngineConfig {
-            id: id.clone(),
             settings: config.settings(),
             start: config.start,
             max_event_bytes: config.max_event_bytes,
