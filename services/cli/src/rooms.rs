@@ -7,13 +7,11 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use async_nats::jetstream::{self, kv};
 use bilipulse_bilibili::config::BilibiliArgs;
-use bilipulse_proto::{ConnState, RoomConfig, RoomStatus, SCHEMA_VERSION, streams, subject};
+use bilipulse_proto::{ConnState, RoomConfig, RoomStatus, streams, subject};
 use bilipulse_runtime::bus;
 use bilipulse_runtime::config::{NatsConfig, StreamOverrides};
-use futures::TryStreamExt;
 use serde::Serialize;
 
 /// Flags of `bilipulse rooms`.
@@ -146,12 +144,10 @@ pub async fn run(args: RoomsArgs) -> anyhow::Result<ExitCode> {
                 let (room, alias) = match &resolver {
                     None => (id, None),
                     Some(r) => match r.room_info(id).await {
-                        Ok(info) => {
-                            let alias = (info.room != id)
-                                .then_some(id)
-                                .or((info.short_id != 0).then_some(info.short_id));
-                            (info.room, alias)
-                        }
+                        Ok(info) => (
+                            info.room,
+                            bilipulse_runtime::rooms::alias_for(id, info.room, info.short_id),
+                        ),
                         Err(e) => {
                             writeln!(err, "error: room {id}: cannot resolve: {e}")?;
                             ok = false;
@@ -175,16 +171,9 @@ pub async fn run(args: RoomsArgs) -> anyhow::Result<ExitCode> {
             let rooms = list(&store, &mut err).await?;
             let mut ok = true;
             for id in ids {
-                let target = rooms
-                    .iter()
-                    .find(|c| c.room == id)
-                    .or_else(|| rooms.iter().find(|c| c.alias == Some(id)));
-                match target {
+                match bilipulse_runtime::rooms::find(&rooms, id) {
                     Some(c) => {
-                        store
-                            .delete(c.room.to_string())
-                            .await
-                            .with_context(|| format!("deleting room {}", c.room))?;
+                        bilipulse_runtime::rooms::delete(&store, c.room).await?;
                         writeln!(out, "removed room {}", c.room)?;
                     }
                     None => {
@@ -220,42 +209,16 @@ pub async fn add(
     alias: Option<u64>,
     label: &str,
 ) -> anyhow::Result<()> {
-    let cfg = RoomConfig {
-        v: SCHEMA_VERSION,
-        room,
-        alias,
-        label: label.to_owned(),
-        added: crate::now_ms(),
-    };
-    store
-        .put(room.to_string(), bilipulse_proto::encode(&cfg)?.into())
-        .await
-        .with_context(|| format!("writing room {room} to {}", streams::ROOMS.bucket))?;
+    bilipulse_runtime::rooms::put(store, room, alias, label).await?;
     Ok(())
 }
 
 /// Every valid desired room; invalid entries are reported on `err` and skipped.
 pub async fn list(store: &kv::Store, err: &mut dyn Write) -> anyhow::Result<Vec<RoomConfig>> {
-    let keys: Vec<String> = store.keys().await?.try_collect().await?;
-    let mut rooms = Vec::new();
-    for key in keys {
-        let Some(value) = store.get(&key).await? else {
-            continue;
-        };
-        match bilipulse_proto::decode::<RoomConfig>(&value) {
-            Ok(c) if c.room.to_string() == key => rooms.push(c),
-            Ok(c) => writeln!(
-                err,
-                "warning: bili_rooms key {key:?} holds room {}; skipped",
-                c.room
-            )?,
-            Err(e) => writeln!(
-                err,
-                "warning: bili_rooms key {key:?} is not a room: {e}; skipped"
-            )?,
-        }
+    let (rooms, invalid) = bilipulse_runtime::rooms::list(store).await?;
+    for (key, why) in invalid {
+        writeln!(err, "warning: bili_rooms key {key:?} skipped: {why}")?;
     }
-    rooms.sort_by_key(|c| c.room);
     Ok(rooms)
 }
 

@@ -10,6 +10,7 @@
 //! * [`backoff`]: jittered exponential backoff for every retry loop.
 //! * [`clock`]: wall-clock Unix milliseconds, the unit of every timestamp on the bus.
 //! * [`startup`]: start-up steps retried while NATS/JetStream is still forming.
+//! * [`rooms`]: adding, finding and listing the desired rooms in `bili_rooms`.
 //!
 //! Sharing work among a service's replicas without a coordinator (the ingester's rooms, the
 //! windower's key groups), the same three steps in every service:
@@ -33,6 +34,7 @@ pub mod config;
 pub mod kv_mirror;
 pub mod membership;
 pub mod placement;
+pub mod rooms;
 pub mod shutdown;
 pub mod startup;
 pub mod telemetry;
