@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Starts the whole bilipulse system on this machine, everything on 127.0.0.1:
 #   nats-server with JetStream (data in .data/nats), the Bilibili simulator as the source,
-#   two ingesters sharing the rooms, a windower computing the summaries, and the default rooms
-#   registered; then waits until the first summary is published.
+#   two ingesters sharing the rooms, a windower computing the summaries, the gateway serving the
+#   dashboard, and the default rooms registered; then waits until the first summary is
+#   published and prints the dashboard's URL.
 # Ctrl-C stops everything (ingesters first, then windowers, so both can still reach NATS).
 # Running it again reuses the data directory. Ports can be moved with the variables below.
 set -euo pipefail
@@ -22,7 +23,9 @@ NATS_MONITOR_PORT=${BILIPULSE_NATS_MONITOR_PORT:-8222}
 SIM_ADDR=${BILIPULSE_SIM_ADDR:-127.0.0.1:9400}
 INGESTERS=${BILIPULSE_INGESTERS:-2}
 WINDOWERS=${BILIPULSE_WINDOWERS:-1}
-# Admin ports: the ingesters' from base+1, the windowers' right after them.
+# The gateway: dashboard, /ws and /api.
+GATEWAY_ADDR=${BILIPULSE_GATEWAY_ADDR:-127.0.0.1:8080}
+# Admin ports: the ingesters' from base+1, the windowers' right after them, then the gateway's.
 ADMIN_BASE_PORT=${BILIPULSE_ADMIN_BASE_PORT:-9090}
 # Seconds to wait for the first summary once the rooms are registered.
 SUMMARY_TIMEOUT=${BILIPULSE_SUMMARY_TIMEOUT:-90}
@@ -70,12 +73,13 @@ wait_for() {
 log "installing pinned tools"
 bash deploy/install-tools.sh
 log "building release binaries"
-cargo build --release --locked -p bilipulse-sim -p bilipulse-ingester -p bilipulse-windower -p bilipulse
+cargo build --release --locked -p bilipulse-sim -p bilipulse-ingester -p bilipulse-windower \
+    -p bilipulse-gateway -p bilipulse
 bin="$root/target/release"
 
 ingester_pids=()
 windower_pids=()
-other_pids=()  # NATS and the simulator
+other_pids=()  # NATS, the simulator and the gateway
 helper_pids=() # this script's own short-lived watchers
 # Stops a group of processes and waits until all of them have exited.
 # shellcheck disable=SC2317 # called from the traps
@@ -146,6 +150,18 @@ for ((i = 0; i < WINDOWERS; i++)); do
     wait_for "windower-$i" 30 curl -sf --max-time 2 "http://127.0.0.1:$port/readyz"
 done
 
+# The token for adding and removing rooms from the dashboard: made once, kept in .data.
+token_file="$data/api-token"
+if [[ ! -s "$token_file" ]]; then
+    (umask 077 && head -c 18 /dev/urandom | base64 | tr '+/' '-_' >"$token_file")
+fi
+gateway_admin=$((windower_base + WINDOWERS + 1))
+log "starting the gateway on http://$GATEWAY_ADDR (admin http://127.0.0.1:$gateway_admin/metrics)"
+spawn "$bin/bilipulse-gateway" --listen "$GATEWAY_ADDR" --admin-addr "127.0.0.1:$gateway_admin" \
+    --api-token-file "$token_file" >"$logs/gateway.log" 2>&1
+other_pids+=($!)
+wait_for "bilipulse-gateway" 30 curl -sf --max-time 2 "http://127.0.0.1:$gateway_admin/readyz"
+
 log "registering rooms: $ROOMS_TO_ADD"
 # shellcheck disable=SC2086
 "$bin/bilipulse" rooms add $ROOMS_TO_ADD --label local-sim
@@ -187,6 +203,12 @@ bilipulse is running (logs in $logs):
   simulator   http://$SIM_ADDR              (ground truth in $data/sim-truth.jsonl)
   ingesters   $INGESTERS, admin on $(ports $((ADMIN_BASE_PORT + 1)) "$INGESTERS")
   windowers   $WINDOWERS, admin on $(ports $((windower_base + 1)) "$WINDOWERS")
+  gateway     http://$GATEWAY_ADDR/ws and /api (admin on port $gateway_admin)
+
+Dashboard:    http://$GATEWAY_ADDR/
+  adding and removing rooms there needs the API token in $token_file
+  live summaries as Server-Sent Events:
+  curl -N 'http://$GATEWAY_ADDR/api/rooms/$EXAMPLE_ROOM/stream?channels=1s'
 
 Watch it:
   $bin/bilipulse tail$nats                           # every event, as JSON lines

@@ -10,7 +10,9 @@
 //! * [`tools`]: where the pinned tools installed by `deploy/install-tools.sh` live.
 //! * [`wait`]: polling observable state until a deadline ([`wait::eventually`], [`wait::converge`]).
 //! * [`process`]: a service binary as a real process (SIGTERM, SIGKILL, logs, `/metrics`).
+//! * [`browser`]: a real headless Chromium driven through the dashboard's driver.
 
+pub mod browser;
 pub mod cpu;
 pub mod fixtures;
 pub mod nats;

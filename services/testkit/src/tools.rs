@@ -39,3 +39,21 @@ pub fn node_modules() -> Option<PathBuf> {
     let p = tools_dir().join("node/node_modules");
     p.is_dir().then_some(p)
 }
+
+/// The gateway's built dashboard (`services/gateway/dashboard/dist`), if built.
+pub fn dashboard_dist() -> Option<PathBuf> {
+    let p = workspace_root().join("services/gateway/dashboard/dist");
+    p.join("index.html").is_file().then_some(p)
+}
+
+/// The browser driver (`services/gateway/dashboard/e2e/driver.mjs`) with its packages and a
+/// Chromium to drive (`BILIPULSE_CHROMIUM`, default `/usr/bin/chromium`), if all are there.
+pub fn browser_driver() -> Option<PathBuf> {
+    let dash = workspace_root().join("services/gateway/dashboard");
+    let chromium = std::env::var_os("BILIPULSE_CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
+    let driver = dash.join("e2e/driver.mjs");
+    (driver.is_file() && dash.join("node_modules/playwright-core").is_dir() && chromium.is_file())
+        .then_some(driver)
+}

@@ -104,7 +104,8 @@ impl World {
     }
 
     /// Starts a gateway with the test defaults plus `overrides` (flag → value; a value of ""
-    /// removes the flag), and waits until it is ready.
+    /// removes the flag), and waits until it is ready. It listens on a free port unless
+    /// `--listen` is given.
     pub async fn gateway(&self, id: &str, overrides: &[(&str, &str)]) -> Gateway {
         let port = free_port();
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
@@ -125,6 +126,7 @@ impl World {
                 flags.insert((*k).into(), (*v).into());
             }
         }
+        let addr: SocketAddr = flags["--listen"].parse().expect("--listen is an address");
         let process = ServiceProcess::spawn(
             env!("CARGO_BIN_EXE_bilipulse-gateway").as_ref(),
             id,
