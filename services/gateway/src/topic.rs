@@ -17,6 +17,7 @@ use std::time::Duration;
 use async_nats::jetstream::{self, consumer};
 use bilipulse_runtime::backoff::Backoff;
 use bilipulse_runtime::clock::now_ms;
+use bilipulse_runtime::trace_context;
 use futures::StreamExt as _;
 use tokio_util::sync::CancellationToken;
 
@@ -183,11 +184,12 @@ impl TopicHandle {
         }
     }
 
-    /// One message read from the stream.
-    fn deliver(&self, at_ms: i64, stored_ms: i64, frame: Frame, metrics: &Metrics) {
+    /// One message read from the stream; returns how many subscriber queues it was pushed to
+    /// (0 while the initial read is still loading history).
+    fn deliver(&self, at_ms: i64, stored_ms: i64, frame: Frame, metrics: &Metrics) -> u64 {
         let mut s = self.lock();
+        let mut fanned = 0u64;
         if s.loaded {
-            let mut fanned = 0u64;
             for q in s.subscribers.values() {
                 let p = q.push_message(self.topic, frame.clone());
                 fanned += 1;
@@ -206,6 +208,7 @@ impl TopicHandle {
             frame,
         });
         self.trim(&mut s);
+        fanned
     }
 
     /// NATS could not be read: clients still waiting for history are told (they stay
@@ -312,13 +315,24 @@ async fn consume(
         let stored_ms =
             i64::try_from(info.published.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
         *next_seq = Some(seq + 1);
-        match frame::data_json(topic.channel, &m.payload) {
-            Ok((data, at_ms)) => {
-                handle.deliver(at_ms, stored_ms, frame::message(topic, seq, &data), metrics);
-            }
-            Err(e) => {
-                metrics.garbage.inc();
-                tracing::debug!(topic = %topic, seq, error = %e, "message skipped");
+        {
+            // Entered only around this synchronous part: the guard must not live across an
+            // await (the task would no longer be Send, and the span would cover the wait).
+            let span = fanout_span(topic, seq, m.headers.as_ref());
+            let _entered = span.as_ref().map(tracing::Span::enter);
+            match frame::data_json(topic.channel, &m.payload) {
+                Ok((data, at_ms)) => {
+                    let frame = frame::message(topic, seq, &data);
+                    let fanned = handle.deliver(at_ms, stored_ms, frame, metrics);
+                    if let Some(span) = &span {
+                        // An OTel integer (a u64 field is exported as a string).
+                        span.record("subscribers", i64::try_from(fanned).unwrap_or(i64::MAX));
+                    }
+                }
+                Err(e) => {
+                    metrics.garbage.inc();
+                    tracing::debug!(topic = %topic, seq, error = %e, "message skipped");
+                }
             }
         }
         if pending == 0 {
@@ -326,4 +340,55 @@ async fn consume(
         }
     }
     Err(format!("the consumer on {subject} ended"))
+}
+
+/// The `gateway.fanout` span of a message that carries a W3C `traceparent` (a summary of a
+/// window that counted sampled events), as a child of the windower's `window.close`; `None`,
+/// at the cost of one header lookup, for every other message.
+///
+/// It covers building the frame and pushing it to the subscribers' queues, and ends there, not
+/// at each client's socket write: the write happens per client in the connection task, and a
+/// span per frame per client would cost more than the fan-out it measures. `subscribers` says
+/// how many queues the frame went to.
+fn fanout_span(
+    topic: Topic,
+    seq: u64,
+    headers: Option<&async_nats::HeaderMap>,
+) -> Option<tracing::Span> {
+    headers?.get(trace_context::TRACEPARENT)?;
+    let span = tracing::info_span!(
+        parent: None,
+        "gateway.fanout",
+        topic = %topic,
+        room = topic.room,
+        seq,
+        subscribers = tracing::field::Empty,
+    );
+    trace_context::set_parent(&span, headers).then_some(span)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::channel::Channel;
+    use bilipulse_proto::subject::Window;
+
+    const TOPIC: Topic = Topic {
+        room: 5,
+        channel: Channel::Window(Window::S1),
+    };
+
+    #[test]
+    fn only_a_message_with_a_traceparent_and_an_otel_layer_gets_a_span() {
+        assert!(fanout_span(TOPIC, 1, None).is_none(), "no headers");
+        let mut h = async_nats::HeaderMap::new();
+        h.insert("Bilipulse-Summary-Id", "5.1s.0.0");
+        assert!(fanout_span(TOPIC, 1, Some(&h)).is_none(), "no traceparent");
+        h.insert(
+            trace_context::TRACEPARENT,
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        );
+        // A traced summary, but this process exports no spans: nothing to continue.
+        assert!(fanout_span(TOPIC, 1, Some(&h)).is_none(), "no OTel layer");
+    }
 }

@@ -74,11 +74,61 @@ pub struct Config {
     /// is still read. JetStream drops the overlap's duplicates.
     #[arg(long, env = "BILIPULSE_HANDOVER_OVERLAP", default_value = "2s", value_parser = parse_duration, help_heading = "Ingester")]
     pub handover_overlap: Duration,
+
+    /// Fraction of events traced end to end, 0 to 1 (0 disables). A sampled event gets an
+    /// `ingest.event` span and carries its W3C `traceparent` in its NATS headers, so the
+    /// windower's `window.close` and the gateway's `gateway.fanout` continue the same trace.
+    /// Only has an effect while traces are exported (OTEL_EXPORTER_OTLP_ENDPOINT or
+    /// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT set); unsampled events carry no header and cost no span.
+    #[arg(
+        long,
+        env = "BILIPULSE_TRACE_SAMPLE_RATIO",
+        default_value_t = 0.001,
+        value_parser = parse_ratio,
+        help_heading = "Ingester"
+    )]
+    pub trace_sample_ratio: f64,
+}
+
+/// Parses a fraction in `[0, 1]`; anything else (NaN, negative, above 1) is a flag error
+/// rather than a silently clamped value.
+pub fn parse_ratio(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|e| format!("{s:?} is not a number: {e}"))?;
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{s:?} is not a fraction between 0 and 1"))
+    }
 }
 
 impl Config {
     /// The ingester id: `--id`, else POD_NAME, else HOSTNAME, else `ingester-<pid>`.
     pub fn ingester_id(&self) -> String {
         bilipulse_runtime::config::replica_id(self.id.as_deref(), "ingester")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_trace_sample_ratio_defaults_to_one_in_a_thousand_and_must_be_a_fraction() {
+        let c = Config::try_parse_from(["bilipulse-ingester"]).expect("defaults parse");
+        assert_eq!(c.trace_sample_ratio, 0.001);
+        let c = Config::try_parse_from(["bilipulse-ingester", "--trace-sample-ratio", "1"])
+            .expect("1 parses");
+        assert_eq!(c.trace_sample_ratio, 1.0);
+        for bad in ["-0.1", "1.5", "NaN", "often"] {
+            assert!(
+                Config::try_parse_from(["bilipulse-ingester", "--trace-sample-ratio", bad])
+                    .is_err(),
+                "{bad} must be refused"
+            );
+        }
+        assert_eq!(parse_ratio("0"), Ok(0.0));
     }
 }

@@ -122,6 +122,7 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), IngesterError
         metrics: metrics.clone(),
         status_interval: config.status_interval,
         recent_ids: RECENT_IDS,
+        trace_sample_ratio: config.trace_sample_ratio,
     });
 
     let ttl = config.member_ttl.max(std::time::Duration::from_secs(1));

@@ -73,6 +73,11 @@ pub struct Outgoing {
     pub msg_id: Option<String>,
     /// Extra headers (trace context).
     pub headers: Option<HeaderMap>,
+    /// The `ingest.event` span of a sampled event: it lives with the message, so it ends when
+    /// JetStream acknowledged it (or it was dropped) and the trace shows the buffer and the
+    /// publish. `None` for every unsampled message; boxed so that those pay one pointer in the
+    /// buffer, not a whole span handle.
+    pub span: Option<Box<tracing::Span>>,
     /// Counters of the room this event belongs to; `None` for messages that are not events
     /// (raw bodies, status), which are not counted as events.
     pub counters: Option<Arc<RoomCounters>>,
@@ -92,6 +97,7 @@ impl Outgoing {
             payload: bilipulse_proto::encode(status)?.into(),
             msg_id: None,
             headers: None,
+            span: None,
             counters: None,
             enqueued: Instant::now(),
         })
@@ -159,6 +165,9 @@ impl Publisher {
             let mut q = self.lock();
             if q.bytes + size > self.config.buffer_bytes {
                 drop(q);
+                if let Some(span) = &msg.span {
+                    span.record("dropped", true);
+                }
                 if let Some(c) = &msg.counters {
                     c.lost.fetch_add(1, Ordering::Relaxed);
                 }
@@ -265,6 +274,10 @@ impl Publisher {
                 if let Some((msg, ack)) = inflight.pop_front() {
                     match ack.await {
                         Ok(ack) => {
+                            if let Some(span) = &msg.span {
+                                span.record("jetstream.seq", ack.sequence);
+                                span.record("jetstream.duplicate", ack.duplicate);
+                            }
                             self.acked(&msg, ack.duplicate);
                             retry_delay = Duration::from_millis(50);
                             continue;

@@ -8,10 +8,12 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use async_nats::HeaderMap;
 use bilipulse_bilibili::client::{self, ClientEvent, ConnectionState};
 use bilipulse_bilibili::commands::{self, RecentIds};
 use bilipulse_proto::{ConnState, RoomStatus, SCHEMA_VERSION, dedup_id, subject};
 use bilipulse_runtime::clock::now_ms;
+use bilipulse_runtime::trace_context;
 use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 
@@ -32,6 +34,14 @@ pub struct Shared {
     pub status_interval: Duration,
     /// Per-connection memory of recent event ids (Bilibili's own repeats).
     pub recent_ids: usize,
+    /// Fraction of events traced end to end (`--trace-sample-ratio`), in `[0, 1]`.
+    pub trace_sample_ratio: f64,
+}
+
+/// Whether the next event is traced at `ratio`. One uniform draw per event, and none at all
+/// with a ratio of 0: the hot path pays a few nanoseconds, never an allocation.
+fn sample_trace(ratio: f64) -> bool {
+    ratio > 0.0 && (ratio >= 1.0 || rand::random::<f64>() < ratio)
 }
 
 /// Observes `room` until `cancel` fires, then publishes a final `stopped` status.
@@ -152,6 +162,7 @@ impl<'a> Observed<'a> {
             msg_id: Some(dedup_id(room, None, &body)),
             payload: body.clone(),
             headers: None,
+            span: None,
             counters: None,
             enqueued: Instant::now(),
         });
@@ -179,6 +190,11 @@ impl<'a> Observed<'a> {
                     kind: kind.as_str().to_owned(),
                 })
                 .inc();
+            let (span, headers) = if sample_trace(shared.trace_sample_ratio) {
+                trace_event(&ev, kind)
+            } else {
+                (None, None)
+            };
             let payload = match bilipulse_proto::encode(&ev) {
                 Ok(p) => Bytes::from(p),
                 Err(e) => {
@@ -191,7 +207,8 @@ impl<'a> Observed<'a> {
                 class: MessageClass::Event,
                 payload,
                 msg_id: Some(ev.id),
-                headers: None,
+                headers,
+                span,
                 counters: Some(self.counters.clone()),
                 enqueued: Instant::now(),
             });
@@ -245,6 +262,42 @@ impl<'a> Observed<'a> {
     }
 }
 
+/// The `ingest.event` span of a sampled event and the headers carrying its `traceparent`.
+///
+/// The span is a root (`parent: None`): every sampled event starts a trace of its own rather
+/// than joining whatever span the room task runs in. It starts once the command is normalised
+/// (sampling is per event, and one command can yield several events) and travels with the
+/// message until JetStream acknowledged it, so the trace covers the publish buffer and the
+/// store. Both are `None` when spans are not exported (no OTel layer, or filtered out by
+/// `--log`): then the event goes out exactly as an unsampled one, without a header.
+fn trace_event(
+    ev: &bilipulse_proto::RoomEvent,
+    kind: bilipulse_proto::Kind,
+) -> (Option<Box<tracing::Span>>, Option<HeaderMap>) {
+    let span = tracing::info_span!(
+        parent: None,
+        "ingest.event",
+        room = ev.room,
+        kind = kind.as_str(),
+        cmd = %ev.cmd,
+        bili.recv_ms = ev.recv,
+        event.ts_ms = ev.ts,
+        event.id = %ev.id,
+        jetstream.seq = tracing::field::Empty,
+        jetstream.duplicate = tracing::field::Empty,
+        dropped = tracing::field::Empty,
+    );
+    if span.is_disabled() {
+        return (None, None);
+    }
+    let mut headers = HeaderMap::new();
+    trace_context::inject_span(&span, &mut headers);
+    if headers.get(trace_context::TRACEPARENT).is_none() {
+        return (None, None);
+    }
+    (Some(Box::new(span)), Some(headers))
+}
+
 fn is_masked(p: &bilipulse_proto::Payload) -> bool {
     use bilipulse_proto::Payload::*;
     match p {
@@ -264,4 +317,64 @@ fn error_code(error: &str) -> String {
         }
     }
     "other".to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::trace::TracerProvider as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    fn event() -> bilipulse_proto::RoomEvent {
+        bilipulse_proto::RoomEvent {
+            v: SCHEMA_VERSION,
+            room: 5,
+            cmd: "DANMU_MSG".into(),
+            ts: 1_790_000_000_000,
+            recv: 1_790_000_000_123,
+            id: "5:a".into(),
+            src: "t".into(),
+            payload: bilipulse_proto::Payload::Danmaku(Default::default()),
+        }
+    }
+
+    #[test]
+    fn a_sampled_event_carries_a_traceparent_when_spans_are_exported() {
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+        let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("test"));
+        let sub = tracing_subscriber::registry().with(layer);
+        tracing::subscriber::with_default(sub, || {
+            let ev = event();
+            let (span, headers) = trace_event(&ev, ev.kind());
+            let headers = headers.expect("headers written");
+            let tp = headers
+                .get(trace_context::TRACEPARENT)
+                .expect("traceparent")
+                .as_str();
+            // 00-<32 hex trace id>-<16 hex span id>-01 (sampled)
+            assert_eq!(tp.len(), 55, "{tp}");
+            assert!(tp.starts_with("00-") && tp.ends_with("-01"), "{tp}");
+            assert!(span.is_some(), "the span travels with the message");
+        });
+    }
+
+    #[test]
+    fn without_an_otel_layer_a_sampled_event_goes_out_without_header_or_span() {
+        let ev = event();
+        let (span, headers) = trace_event(&ev, ev.kind());
+        assert!(span.is_none() && headers.is_none());
+        // Also with a subscriber that records spans but exports none.
+        tracing::subscriber::with_default(tracing_subscriber::registry(), || {
+            let (span, headers) = trace_event(&ev, ev.kind());
+            assert!(span.is_none() && headers.is_none());
+        });
+    }
+
+    #[test]
+    fn sampling_follows_the_ratio() {
+        assert!((0..10_000).all(|_| !sample_trace(0.0)));
+        assert!((0..10_000).all(|_| sample_trace(1.0)));
+        let n = (0..10_000).filter(|_| sample_trace(0.5)).count();
+        assert!((4_000..6_000).contains(&n), "{n} of 10000 at 0.5");
+    }
 }

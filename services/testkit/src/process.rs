@@ -28,6 +28,20 @@ impl ServiceProcess {
         log_dir: &Path,
         flags: &BTreeMap<String, String>,
     ) -> ServiceProcess {
+        ServiceProcess::spawn_with_env(bin, id, log_dir, flags, &[])
+    }
+
+    /// [`ServiceProcess::spawn`] with `env` (name, value) set in the otherwise empty
+    /// environment: for what a service only reads from the environment, such as the standard
+    /// `OTEL_*` variables. The environment stays cleared so the test runner's own variables
+    /// (a developer's `OTEL_EXPORTER_OTLP_ENDPOINT`, `BILIPULSE_*`) never leak into a scenario.
+    pub fn spawn_with_env(
+        bin: &Path,
+        id: &str,
+        log_dir: &Path,
+        flags: &BTreeMap<String, String>,
+        env: &[(&str, &str)],
+    ) -> ServiceProcess {
         let admin = SocketAddr::from(([127, 0, 0, 1], crate::nats::free_port()));
         let mut flags = flags.clone();
         flags.insert("--admin-addr".into(), admin.to_string());
@@ -42,6 +56,7 @@ impl ServiceProcess {
             .args(flags.iter().flat_map(|(k, v)| [k.clone(), v.clone()]))
             .env_clear()
             .env("RUST_BACKTRACE", "1")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)

@@ -28,6 +28,27 @@ pub fn nats_server() -> Option<PathBuf> {
     p.is_file().then_some(p)
 }
 
+/// A binary of this workspace (`bilipulse-ingester`, `bilipulse-windower`, …) built in the same
+/// target directory and profile as the running test: `target/<profile>/<name>`, found from the
+/// test executable (`target/<profile>/deps/<test>`). `None` when it is not built.
+///
+/// Cargo only builds the binaries of the package under test (`CARGO_BIN_EXE_*`), so a test
+/// that runs another package's service as a process looks for it here; CI builds every
+/// workspace binary before the tests, a local run may skip (see [`crate::require`]).
+pub fn workspace_bin(name: &str) -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let profile_dir = exe.parent()?.parent()?;
+    let p = profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    p.is_file().then_some(p)
+}
+
+/// The `oteltap` OTLP/HTTP receiver (PyPI `oteltap`, printing spans as NDJSON) in the tools
+/// venv, if installed (`deploy/requirements-otel.txt`).
+pub fn oteltap() -> Option<PathBuf> {
+    let p = tools_dir().join("venv/bin/oteltap");
+    p.is_file().then_some(p)
+}
+
 /// The Python interpreter of the tools venv (with nats-py and msgpack), if installed.
 pub fn python() -> Option<PathBuf> {
     let p = tools_dir().join("venv/bin/python");

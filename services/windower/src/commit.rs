@@ -3,13 +3,17 @@
 
 use async_nats::HeaderMap;
 use bilipulse_proto::{KeyGroup, LiveSession, WindowSummary, subject};
+use bilipulse_runtime::trace_context;
 use bytes::Bytes;
+use opentelemetry::trace::TraceContextExt as _;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use crate::batch::{self, BatchError, BatchMessage, MAX_BATCH};
 use crate::checkpoint;
 use crate::engine::Engine;
 use crate::metrics::Label;
 use crate::room::Released;
+use crate::window::SampledEvents;
 
 /// Commits between two purges of a group's superseded checkpoints.
 const PURGE_EVERY: u64 = 30;
@@ -76,12 +80,29 @@ impl Engine {
             }
             let mut out = Vec::with_capacity(released.len() + msgs.len());
             out.extend(released.summaries.iter().map(summary_message));
+            // Summaries come first in `out`, so a summary's index is its message's index.
+            let closes: Vec<tracing::Span> = released
+                .traced
+                .iter()
+                .filter_map(|(i, sampled)| {
+                    let summary = released.summaries.get(*i)?;
+                    close_span(summary, sampled, &mut out.get_mut(*i)?.headers)
+                })
+                .collect();
             out.extend(released.sessions.iter().map(session_message));
             let parts = msgs.len() as u64 - 1;
             self.batch_counter += 1;
             let id = format!("{}-{}-{}", self.batch_prefix, group, self.batch_counter);
             out.append(&mut msgs);
-            match batch::publish(&self.client, &id, out).await {
+            let result = batch::publish(&self.client, &id, out).await;
+            // The `window.close` spans end here, with the commit's outcome on them.
+            for span in closes {
+                span.record(
+                    "commit",
+                    result.as_ref().map_or_else(error_outcome, |_| "ok"),
+                );
+            }
+            match result {
                 Ok(head_seq) => {
                     let owned = self.groups.get_mut(&group).expect("held above");
                     owned.head_seq = head_seq;
@@ -100,12 +121,7 @@ impl Engine {
                     }
                 }
                 Err(e) => {
-                    let outcome = match &e {
-                        BatchError::Fenced { .. } => "fenced",
-                        BatchError::Refused { .. } => "refused",
-                        BatchError::Unknown(_) => "unknown",
-                        BatchError::NotStarted(_) | BatchError::BadSize(_) => "error",
-                    };
+                    let outcome = error_outcome(&e);
                     self.metrics
                         .commits
                         .get_or_create(&Label::of(outcome))
@@ -132,6 +148,58 @@ impl Engine {
     }
 }
 
+/// The metric label (and `window.close` attribute) of a failed commit.
+fn error_outcome(e: &BatchError) -> &'static str {
+    match e {
+        BatchError::Fenced { .. } => "fenced",
+        BatchError::Refused { .. } => "refused",
+        BatchError::Unknown(_) => "unknown",
+        BatchError::NotStarted(_) | BatchError::BadSize(_) => "error",
+    }
+}
+
+/// Starts the `window.close` span of a summary that counted sampled events and writes its
+/// `traceparent` into the summary message's `headers`.
+///
+/// Its parent is the first sampled event's `ingest.event` span, so the event's trace goes on
+/// through the window (one trace from Bilibili receipt to the browser); the other sampled
+/// events it counted are links, since a span has one parent. The span is a root otherwise
+/// (`parent: None`): the engine's own spans must not adopt it. It is returned so the caller
+/// ends it once the atomic batch is answered. `None`, and no header, when spans are not
+/// exported (no OTel layer, or filtered out by `--log`).
+pub(crate) fn close_span(
+    s: &WindowSummary,
+    sampled: &SampledEvents,
+    headers: &mut HeaderMap,
+) -> Option<tracing::Span> {
+    let (first, others) = sampled.contexts().split_first()?;
+    let span = tracing::info_span!(
+        parent: None,
+        "window.close",
+        room = s.room,
+        window = %s.window,
+        window.start_ms = s.start,
+        rev = s.rev,
+        // Counts as OTel integers (a u64 field is exported as a string).
+        events = i64::try_from(s.events).unwrap_or(i64::MAX),
+        sampled_events =
+            i64::try_from(sampled.contexts().len() as u64 + sampled.overflow()).unwrap_or(i64::MAX),
+        summary.id = %summary_id(s),
+        commit = tracing::field::Empty,
+    );
+    if span.is_disabled() {
+        return None;
+    }
+    let parent = opentelemetry::Context::new().with_remote_span_context(first.clone());
+    span.set_parent(parent).ok()?;
+    for cx in others {
+        span.add_link(cx.clone());
+    }
+    trace_context::inject_span(&span, headers);
+    headers.get(trace_context::TRACEPARENT)?;
+    Some(span)
+}
+
 fn summary_message(s: &WindowSummary) -> BatchMessage {
     let mut headers = HeaderMap::new();
     headers.insert(SUMMARY_ID, summary_id(s).as_str());
@@ -153,5 +221,80 @@ fn session_message(s: &LiveSession) -> BatchMessage {
         subject: subject::session(s.room),
         headers,
         payload: Bytes::from(bilipulse_proto::encode(s).expect("sessions always encode")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::trace::TracerProvider as _;
+    use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    fn cx(n: u8) -> SpanContext {
+        SpanContext::new(
+            TraceId::from_bytes([n; 16]),
+            SpanId::from_bytes([n; 8]),
+            TraceFlags::SAMPLED,
+            true,
+            TraceState::default(),
+        )
+    }
+
+    fn summary() -> WindowSummary {
+        WindowSummary {
+            room: 5,
+            window: "1s".into(),
+            start: 1_790_000_040_000,
+            end: 1_790_000_041_000,
+            events: 3,
+            ..WindowSummary::default()
+        }
+    }
+
+    #[test]
+    fn a_traced_summary_continues_the_first_events_trace_in_its_header() {
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+        let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("test"));
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+            let mut sampled = SampledEvents::default();
+            sampled.remember(&cx(1));
+            sampled.remember(&cx(2));
+            let mut msg = summary_message(&summary());
+            let span = close_span(&summary(), &sampled, &mut msg.headers).expect("a span");
+            let tp = msg
+                .headers
+                .get(trace_context::TRACEPARENT)
+                .expect("traceparent")
+                .as_str()
+                .to_owned();
+            let trace = TraceId::from_bytes([1; 16]).to_string();
+            assert!(tp.starts_with(&format!("00-{trace}-")), "{tp}");
+            assert_ne!(
+                tp.split('-').nth(2),
+                Some(SpanId::from_bytes([1; 8]).to_string().as_str()),
+                "the header names window.close, not the event: {tp}"
+            );
+            assert_eq!(
+                msg.headers.get(SUMMARY_ID).map(|v| v.as_str().to_owned()),
+                Some(summary_id(&summary())),
+                "the summary id stays"
+            );
+            drop(span);
+        });
+    }
+
+    #[test]
+    fn an_untraced_summary_or_no_otel_layer_means_no_header() {
+        let mut msg = summary_message(&summary());
+        assert!(close_span(&summary(), &SampledEvents::default(), &mut msg.headers).is_none());
+        let mut sampled = SampledEvents::default();
+        sampled.remember(&cx(1));
+        // No OTel layer installed: nothing to continue the trace with.
+        assert!(close_span(&summary(), &sampled, &mut msg.headers).is_none());
+        tracing::subscriber::with_default(tracing_subscriber::registry(), || {
+            assert!(close_span(&summary(), &sampled, &mut msg.headers).is_none());
+        });
+        assert!(msg.headers.get(trace_context::TRACEPARENT).is_none());
     }
 }

@@ -15,11 +15,13 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
-use async_nats::Client;
 use async_nats::jetstream::consumer::{DeliverPolicy, pull};
 use async_nats::jetstream::{self, stream::Stream};
+use async_nats::{Client, HeaderMap};
 use bilipulse_proto::{KeyGroup, RoomStatus};
+use bilipulse_runtime::trace_context;
 use futures::StreamExt;
+use opentelemetry::trace::{SpanContext, TraceContextExt as _};
 use thiserror::Error;
 
 use crate::checkpoint::{self, CheckpointError};
@@ -347,11 +349,24 @@ impl Engine {
             }
             self.position = seq;
             self.stream_clock = self.stream_clock.max(stored);
-            self.apply_event(&msg.subject, &msg.payload, seq, stored);
+            self.apply_event(
+                &msg.subject,
+                &msg.payload,
+                msg.headers.as_ref(),
+                seq,
+                stored,
+            );
         }
     }
 
-    fn apply_event(&mut self, subject: &str, payload: &[u8], seq: u64, stored: i64) {
+    fn apply_event(
+        &mut self,
+        subject: &str,
+        payload: &[u8],
+        headers: Option<&HeaderMap>,
+        seq: u64,
+        stored: i64,
+    ) {
         let (room, kind) = match input::room_of(subject) {
             Ok(rk) => rk,
             Err(cause) => return self.garbage(cause, subject, seq),
@@ -366,10 +381,15 @@ impl Engine {
         }
         match input::decode(room, kind, payload, stored, self.cfg.max_event_bytes) {
             Ok(ev) => {
-                let fate =
-                    owned
-                        .state
-                        .on_event(&ev, seq, stored, &self.cfg.settings, &mut owned.pending);
+                let sampled = headers.and_then(sampled_context);
+                let fate = owned.state.on_event_sampled(
+                    &ev,
+                    seq,
+                    stored,
+                    &self.cfg.settings,
+                    sampled.as_ref(),
+                    &mut owned.pending,
+                );
                 owned.dirty = true;
                 let label = match fate {
                     Some(Fate::OnTime) | None => "on_time",
@@ -479,10 +499,46 @@ impl Engine {
     }
 }
 
+/// The trace context a sampled event carries (the ingester's `ingest.event` span), if any.
+/// Looks for the header before parsing anything, so unsampled events cost one map lookup;
+/// a malformed `traceparent` is ignored like a missing one.
+pub(crate) fn sampled_context(headers: &HeaderMap) -> Option<SpanContext> {
+    headers.get(trace_context::TRACEPARENT)?;
+    let cx = trace_context::extract(headers);
+    let span = cx.span();
+    let sc = span.span_context();
+    sc.is_valid().then(|| sc.clone())
+}
+
 /// The next chunk of an optional stream; pending forever while there is none.
 async fn next(rx: &mut Option<Messages>) -> Option<Vec<Result<jetstream::Message, String>>> {
     match rx {
         Some(s) => futures::future::poll_fn(|cx| s.as_mut().poll_next(cx)).await,
         None => futures::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_valid_traceparent_is_a_sampled_event() {
+        let mut h = HeaderMap::new();
+        h.insert("Nats-Msg-Id", "5:a");
+        assert!(sampled_context(&h).is_none(), "unsampled: no header");
+        h.insert(trace_context::TRACEPARENT, "00-not-a-trace-01");
+        assert!(sampled_context(&h).is_none(), "malformed: ignored");
+        h.insert(
+            trace_context::TRACEPARENT,
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        );
+        let sc = sampled_context(&h).expect("a valid parent");
+        assert_eq!(
+            sc.trace_id().to_string(),
+            "0af7651916cd43dd8448eb211c80319c"
+        );
+        assert_eq!(sc.span_id().to_string(), "b7ad6b7169203331");
+        assert!(sc.is_sampled() && sc.is_remote());
     }
 }

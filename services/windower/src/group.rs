@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use bilipulse_proto::{KeyGroup, RoomEvent, RoomStatus};
+use opentelemetry::trace::SpanContext;
 use serde::{Deserialize, Serialize};
 
 use crate::room::{Fate, Released, RoomState};
@@ -45,6 +46,20 @@ impl GroupState {
         s: &Settings,
         out: &mut Released,
     ) -> Option<Fate> {
+        self.on_event_sampled(ev, seq, stored_ms, s, None, out)
+    }
+
+    /// [`GroupState::on_event`] for an event that may carry the trace context of a sampled
+    /// event (see [`RoomState::on_event_sampled`]).
+    pub fn on_event_sampled(
+        &mut self,
+        ev: &RoomEvent,
+        seq: u64,
+        stored_ms: i64,
+        s: &Settings,
+        sampled: Option<&SpanContext>,
+        out: &mut Released,
+    ) -> Option<Fate> {
         if seq <= self.applied_seq {
             return None;
         }
@@ -55,7 +70,7 @@ impl GroupState {
             .rooms
             .entry(ev.room)
             .or_insert_with(|| RoomState::new(ev.room, s));
-        Some(room.on_event(ev, seq, clock, s, out))
+        Some(room.on_event_sampled(ev, seq, clock, s, sampled, out))
     }
 
     /// Marks a message that is not an event of this group as applied (garbage, or another

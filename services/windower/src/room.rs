@@ -14,12 +14,13 @@ use std::collections::BTreeMap;
 
 use bilipulse_proto::subject::Window;
 use bilipulse_proto::{LiveSession, LiveState, Payload, RoomEvent, RoomStatus, WindowSummary};
+use opentelemetry::trace::SpanContext;
 use serde::{Deserialize, Serialize};
 
 use crate::coverage::CoverageTrack;
 use crate::session::SessionTrack;
 use crate::settings::Settings;
-use crate::window::{Derived, WindowAgg};
+use crate::window::{Derived, SampledEvents, WindowAgg};
 
 /// One window of one width.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -72,6 +73,11 @@ pub struct Released {
     pub summaries: Vec<WindowSummary>,
     /// Session updates and finals.
     pub sessions: Vec<LiveSession>,
+    /// For each summary that counted sampled events since its window was last published: its
+    /// index in `summaries` and those events' trace contexts (the commit turns them into the
+    /// summary's `window.close` span and `traceparent`). Summaries without any are not
+    /// listed, so an untraced release allocates nothing here.
+    pub traced: Vec<(usize, SampledEvents)>,
 }
 
 impl Released {
@@ -128,6 +134,21 @@ impl RoomState {
         s: &Settings,
         out: &mut Released,
     ) -> Fate {
+        self.on_event_sampled(ev, seq, clock, s, None, out)
+    }
+
+    /// [`RoomState::on_event`] for an event that may carry a trace context (`sampled`): the
+    /// context is remembered in every window the event is counted in (not where it is only a
+    /// late event), so each of those windows' next summary continues the event's trace.
+    pub fn on_event_sampled(
+        &mut self,
+        ev: &RoomEvent,
+        seq: u64,
+        clock: i64,
+        s: &Settings,
+        sampled: Option<&SpanContext>,
+        out: &mut Released,
+    ) -> Fate {
         let wm = self.watermark(clock, s);
         self.last_seen = self.last_seen.max(clock);
         self.coverage.on_event(&ev.src, ev.recv);
@@ -158,6 +179,9 @@ impl RoomState {
             }
             let state = width.windows.entry(start).or_default();
             state.agg.fold(ev, seq, s.distinct_limit(w), derived);
+            if let Some(cx) = sampled {
+                state.agg.sampled.remember(cx);
+            }
             if state.published.is_some() {
                 state.dirty = true;
                 if fate == Fate::OnTime {
@@ -274,6 +298,12 @@ impl RoomState {
             let rev = state.published.map_or(0, |r| r + 1);
             out.summaries
                 .push(state.agg.summary(self.room, w, start, rev, live, coverage));
+            if !state.agg.sampled.is_empty() {
+                // Taken, not copied: a revision continues only the traces of the events that
+                // arrived since, so every sampled event leads to one `window.close` per width.
+                let sampled = std::mem::take(&mut state.agg.sampled);
+                out.traced.push((out.summaries.len() - 1, sampled));
+            }
             state.published = Some(rev);
             state.dirty = false;
         }
@@ -322,5 +352,129 @@ impl RoomState {
             && !self.session.is_active()
             && !self.coverage.is_connected()
             && clock - self.last_seen > quiet_for
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bilipulse_proto::Danmaku;
+    use opentelemetry::trace::{SpanId, TraceFlags, TraceId, TraceState};
+
+    fn cx(n: u8) -> SpanContext {
+        SpanContext::new(
+            TraceId::from_bytes([n; 16]),
+            SpanId::from_bytes([n; 8]),
+            TraceFlags::SAMPLED,
+            true,
+            TraceState::default(),
+        )
+    }
+
+    fn danmaku(ts: i64, n: u64) -> RoomEvent {
+        RoomEvent {
+            v: 1,
+            room: 5,
+            cmd: "DANMU_MSG".into(),
+            ts,
+            recv: ts,
+            id: format!("5:{n}"),
+            src: "t".into(),
+            payload: Payload::Danmaku(Danmaku {
+                uid: n,
+                ..Danmaku::default()
+            }),
+        }
+    }
+
+    /// Windows `1s` and `1m`, both published only with events (no statuses needed).
+    fn settings() -> Settings {
+        Settings {
+            windows: vec![Window::S1, Window::M1],
+            sparse_below: Window::from_secs(3600).expect("1h"),
+            ..Settings::default()
+        }
+    }
+
+    #[test]
+    fn a_summary_carries_the_sampled_events_it_counted_and_others_carry_none() {
+        let s = settings();
+        let mut room = RoomState::new(5, &s);
+        let mut out = Released::default();
+        let t0 = 1_790_000_040_000; // a whole minute
+        // Second 0: 10 sampled events (8 remembered) and one unsampled; second 1: unsampled.
+        for n in 0..10u8 {
+            let ts = t0 + i64::from(n);
+            room.on_event_sampled(
+                &danmaku(ts, n.into()),
+                u64::from(n) + 1,
+                ts,
+                &s,
+                Some(&cx(n + 1)),
+                &mut out,
+            );
+        }
+        room.on_event(&danmaku(t0 + 20, 100), 11, t0 + 20, &s, &mut out);
+        room.on_event(&danmaku(t0 + 1_500, 101), 12, t0 + 1_500, &s, &mut out);
+        room.release(t0 + 120_000, &s, false, usize::MAX, &mut out);
+
+        let find = |window: &str, start: i64| {
+            out.summaries
+                .iter()
+                .position(|x| x.window == window && x.start == start)
+                .unwrap_or_else(|| panic!("{window} summary at {start}"))
+        };
+        let traced = |i: usize| out.traced.iter().find(|(j, _)| *j == i).map(|(_, t)| t);
+        for (i, events) in [(find("1s", t0), 11), (find("1m", t0), 12)] {
+            let t = traced(i).expect("counted sampled events");
+            assert_eq!(t.contexts().len(), SampledEvents::MAX);
+            assert_eq!(t.contexts()[0], cx(1), "the first sampled event is first");
+            assert_eq!(t.overflow(), 2);
+            assert_eq!(out.summaries[i].events, events);
+        }
+        assert!(
+            traced(find("1s", t0 + 1_000)).is_none(),
+            "a window without sampled events has no trace"
+        );
+        assert_eq!(out.traced.len(), 2);
+    }
+
+    #[test]
+    fn a_revision_carries_only_the_sampled_events_that_arrived_since() {
+        let s = settings();
+        let mut room = RoomState::new(5, &s);
+        let mut out = Released::default();
+        let t0 = 1_790_000_040_000;
+        room.on_event_sampled(&danmaku(t0, 1), 1, t0, &s, Some(&cx(1)), &mut out);
+        // Close the 1s window (watermark past its end), not the 1m one.
+        room.on_event(&danmaku(t0 + 5_000, 2), 2, t0 + 5_000, &s, &mut out);
+        room.release(t0 + 5_000, &s, false, usize::MAX, &mut out);
+        assert_eq!(out.traced.len(), 1);
+        assert_eq!(out.traced[0].1.contexts(), &[cx(1)]);
+
+        let mut again = Released::default();
+        // A late event for the released second: a revision, with its own trace only.
+        room.on_event_sampled(
+            &danmaku(t0 + 10, 3),
+            3,
+            t0 + 5_000,
+            &s,
+            Some(&cx(3)),
+            &mut again,
+        );
+        room.on_event(&danmaku(t0 + 10, 4), 4, t0 + 5_000, &s, &mut again);
+        room.release(t0 + 5_000, &s, false, usize::MAX, &mut again);
+        let rev = again
+            .summaries
+            .iter()
+            .position(|x| x.window == "1s" && x.start == t0)
+            .expect("revision");
+        assert_eq!(again.summaries[rev].rev, 1);
+        let (_, t) = again
+            .traced
+            .iter()
+            .find(|(i, _)| *i == rev)
+            .expect("the revision counted a sampled event");
+        assert_eq!(t.contexts(), &[cx(3)]);
     }
 }

@@ -8,6 +8,7 @@ use bilipulse_proto::{
     CoinType, Coverage, InteractAction, Payload, RoomEvent, SCHEMA_VERSION, WindowSummary,
     mcny_to_cny, subject::Window,
 };
+use opentelemetry::trace::SpanContext;
 use serde::{Deserialize, Serialize};
 
 use crate::distinct::Distinct;
@@ -76,6 +77,53 @@ pub struct WindowAgg {
     pub undecoded_gifts: u64,
     /// Events beyond the revision horizon of their own window, reported here.
     pub late_events: u64,
+    /// Trace contexts of the sampled events counted since the window was last published.
+    /// Not checkpointed: a trace is a diagnostic, and a window taken over or reloaded from its
+    /// checkpoint just publishes without one.
+    #[serde(skip)]
+    pub sampled: SampledEvents,
+}
+
+/// The trace contexts (W3C `traceparent` of the ingester's `ingest.event` spans) of sampled
+/// events a window counted, so its summary's `window.close` span can continue their trace.
+///
+/// Bounded to [`SampledEvents::MAX`]: a busy window at a high sample ratio must not grow
+/// without limit, and a span with a handful of links says as much as one with thousands.
+/// Events past the bound are counted in [`SampledEvents::overflow`], not remembered. Empty
+/// (the common case) it holds no allocation.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct SampledEvents {
+    contexts: Vec<SpanContext>,
+    overflow: u64,
+}
+
+impl SampledEvents {
+    /// Most contexts remembered per window.
+    pub const MAX: usize = 8;
+
+    /// Remembers `cx` if there is room; the first one stays first (it becomes the parent).
+    pub fn remember(&mut self, cx: &SpanContext) {
+        if self.contexts.len() < Self::MAX {
+            self.contexts.push(cx.clone());
+        } else {
+            self.overflow += 1;
+        }
+    }
+
+    /// The remembered contexts, in the order the events were counted.
+    pub fn contexts(&self) -> &[SpanContext] {
+        &self.contexts
+    }
+
+    /// Sampled events counted but not remembered (past [`SampledEvents::MAX`]).
+    pub fn overflow(&self) -> u64 {
+        self.overflow
+    }
+
+    /// True when no sampled event was counted.
+    pub fn is_empty(&self) -> bool {
+        self.contexts.is_empty()
+    }
 }
 
 /// The viewer key of a danmaku's sender in the CRC32 space: Bilibili's hex CRC parsed, or a
@@ -236,5 +284,56 @@ impl WindowAgg {
             live,
             coverage,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::trace::{SpanId, TraceFlags, TraceId, TraceState};
+
+    fn cx(n: u8) -> SpanContext {
+        SpanContext::new(
+            TraceId::from_bytes([n; 16]),
+            SpanId::from_bytes([n; 8]),
+            TraceFlags::SAMPLED,
+            true,
+            TraceState::default(),
+        )
+    }
+
+    #[test]
+    fn at_most_eight_contexts_are_remembered_and_the_first_stays_first() {
+        let mut m = SampledEvents::default();
+        assert!(m.is_empty());
+        for n in 1..=20 {
+            m.remember(&cx(n));
+        }
+        assert_eq!(m.contexts().len(), SampledEvents::MAX);
+        assert_eq!(m.contexts()[0], cx(1), "the first event becomes the parent");
+        assert_eq!(m.contexts()[7], cx(8));
+        assert_eq!(m.overflow(), 12, "the rest are counted, not kept");
+    }
+
+    #[test]
+    fn sampled_contexts_are_not_checkpointed() {
+        let mut agg = WindowAgg {
+            events: 3,
+            ..WindowAgg::default()
+        };
+        agg.sampled.remember(&cx(1));
+        let bytes = rmp_serde::to_vec_named(&agg).expect("encodes");
+        let back: WindowAgg = rmp_serde::from_slice(&bytes).expect("decodes");
+        assert_eq!(back.events, 3);
+        assert!(back.sampled.is_empty());
+        let without = rmp_serde::to_vec_named(&WindowAgg {
+            events: 3,
+            ..WindowAgg::default()
+        })
+        .expect("encodes");
+        assert_eq!(
+            bytes, without,
+            "the checkpoint bytes do not change with traces"
+        );
     }
 }
