@@ -94,4 +94,3 @@ pub(crate) fn room_id(app: &App, raw: &str) -> Result<u64, ApiError> {
         Lookup::Loading => Err(ApiError::unavailable("the desired rooms are still loading")),
     }
 }
-

@@ -201,4 +201,3 @@ pub async fn remove_room(
         Err(e) => answer::<()>(&app, Err(e)),
     }
 }
-
