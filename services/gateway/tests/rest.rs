@@ -376,3 +376,60 @@ async fn sse_delivers_the_same_messages_as_the_websocket() {
     assert_eq!(s, 404);
     assert_error(&body, "unknown_room");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn short_ids_are_resolved_through_bilibili_and_unknown_rooms_refused() {
+    let Some(world) = World::start().await else {
+        return;
+    };
+    let spec = bilipulse_sim::RoomSpec {
+        short_id: Some(5269),
+        ..bilipulse_sim::RoomSpec::new(ROOM, bilipulse_sim::Profile::Quiet)
+    };
+    let sim = bilipulse_sim::start(bilipulse_sim::SimConfig::for_tests(&[spec]))
+        .await
+        .expect("simulator starts");
+    let base = sim.http_base().to_string();
+    let gw = world
+        .gateway(
+            "gw",
+            &[
+                ("--no-resolve", ""),
+                ("--bili-api-base", &base),
+                ("--bili-live-base", &base),
+                ("--bili-http-interval", "2ms"),
+            ],
+        )
+        .await;
+    let http = reqwest::Client::new();
+    let post = |id: u64| {
+        http.post(gw.url("/api/rooms"))
+            .header("Authorization", format!("Bearer {TOKEN}"))
+            .json(&json!({"id": id, "label": "by short id"}))
+            .send()
+    };
+    let r = post(5269).await.expect("http");
+    assert_eq!(r.status().as_u16(), 201);
+    let added: Value = r.json().await.expect("json");
+    assert_eq!(added["room"], ROOM, "the real id is stored");
+    assert_eq!(added["alias"], 5269, "the short id is kept as alias");
+    let r = post(6).await.expect("http");
+    assert_eq!(r.status().as_u16(), 404);
+    assert_error(&r.json().await.expect("json"), "no_such_room");
+    // The room is now subscribable by either id.
+    let mut c = WsClient::connect(&gw.ws_url()).await;
+    let (sub, _) = converge("the room known to the gateway", DEADLINE, async || {
+        c.request(json!({"op":"subscribe","rooms":[5269],"channels":["status"]}))
+            .await;
+        let (v, _) = c
+            .until(|v| v["type"] == "subscribed" || v["type"] == "error")
+            .await;
+        if v["type"] == "subscribed" {
+            Ok((v, ()))
+        } else {
+            Err(v.to_string())
+        }
+    })
+    .await;
+    assert_eq!(sub["room"], ROOM);
+}

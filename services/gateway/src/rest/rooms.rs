@@ -157,7 +157,8 @@ pub async fn add_room(
 fn resolve_error(id: u64, e: &ResolveError) -> ApiError {
     match e {
         // 60004: "房间不存在"; 1: no such room on get_info.
-        ResolveError::Api {
+        ResolveError::NotFound { .. }
+        | ResolveError::Api {
             code: 60004 | 1, ..
         } => ApiError::new(
             StatusCode::NOT_FOUND,
