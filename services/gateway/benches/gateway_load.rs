@@ -161,6 +161,9 @@ struct Opts {
     /// run at the saturating rate).
     #[arg(long)]
     perf: Option<PathBuf>,
+    /// Extra gateway flag, `--flag=value` (repeatable), e.g. `--gateway-arg=--ws-write-buffer=4096`.
+    #[arg(long = "gateway-arg", value_name = "FLAG=VALUE")]
+    gateway_args: Vec<String>,
     /// Internal (client mode): the gateway's address.
     #[arg(long, hide = true)]
     gateway: Option<SocketAddr>,
@@ -332,6 +335,10 @@ fn gateway_flags(opts: &Opts, nats: &NatsServer, addr: SocketAddr) -> BTreeMap<S
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
+    .chain(opts.gateway_args.iter().map(|a| match a.split_once('=') {
+        Some((k, v)) => (k.to_owned(), v.to_owned()),
+        None => (a.clone(), "true".to_owned()),
+    }))
     .collect()
 }
 
@@ -1102,7 +1109,7 @@ fn print_summary(b: &Bench, rounds: &[Round]) {
         "machine": {"cores": cores(), "cpu": cpu_model()},
         "connections": b.opts.connections, "rooms": b.opts.rooms,
         "rooms_per_client": b.opts.per_client(), "client_procs": b.clients.len(),
-        "queue": b.opts.queue, "held": c.held, "failed": c.failed, "connect_s": c.secs,
+        "queue": b.opts.queue, "gateway_args": b.opts.gateway_args, "held": c.held, "failed": c.failed, "connect_s": c.secs,
         "gateway_rss_before_kib": c.rss_before, "gateway_rss_after_kib": c.rss_after,
         "gateway_rss_per_connection_kib": c.per_connection_kib(),
         "gateway_fds": c.fds_after, "clients_rss_kib": c.clients_rss,

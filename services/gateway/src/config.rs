@@ -112,8 +112,9 @@ pub struct AccessArgs {
     pub ws_read_buffer: usize,
 
     /// WebSocket write buffer per connection, bytes: frames queued together are written in
-    /// one syscall up to this size.
-    #[arg(long, env = "BILIPULSE_WS_WRITE_BUFFER", default_value_t = 16 * 1024)]
+    /// one syscall up to this size. tungstenite never shrinks this buffer, so every idle
+    /// connection keeps about this much (plus its largest frame): small by default.
+    #[arg(long, env = "BILIPULSE_WS_WRITE_BUFFER", default_value_t = 4096)]
     pub ws_write_buffer: usize,
 }
 

@@ -19,8 +19,9 @@ pub type Frame = Utf8Bytes;
 /// Protocol version announced in `hello`.
 pub const PROTOCOL_VERSION: u32 = 1;
 
-/// At most this many messages per `history` frame.
-pub const HISTORY_CHUNK: usize = 500;
+/// At most this many messages per `history` frame: tungstenite keeps a connection's write
+/// buffer at the size of the largest frame it ever wrote, so chunks stay small.
+pub const HISTORY_CHUNK: usize = 100;
 
 /// Why a NATS message could not become a frame.
 #[derive(Debug, thiserror::Error)]

@@ -14,6 +14,9 @@ use tokio::sync::Notify;
 use crate::channel::Topic;
 use crate::frame::{Control, Frame, TopicDrops};
 
+/// Queue capacity (entries) an empty queue keeps; more is given back.
+const RETAINED_CAPACITY: usize = 16;
+
 /// Why the gateway closed a client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CloseReason {
@@ -198,6 +201,12 @@ impl ClientQueue {
         }
         let n = s.entries.len().min(max);
         frames.extend(s.entries.drain(..n).map(|e| e.frame));
+        // A burst (the answers to a 100-room subscribe, a backlog) leaves capacity behind that
+        // an idle connection would keep for good; give it back once drained. Steady traffic
+        // keeps the capacity small, so this does not reallocate per message.
+        if s.entries.is_empty() && s.entries.capacity() > RETAINED_CAPACITY {
+            s.entries.shrink_to(RETAINED_CAPACITY);
+        }
         if s.entries.len() < self.capacity {
             s.full_since = None;
         }
@@ -269,6 +278,16 @@ mod tests {
         }
         assert!(closed, "closed at twice the capacity");
         assert!(q.is_closed());
+    }
+
+    #[tokio::test]
+    async fn a_drained_queue_gives_back_the_capacity_of_a_burst() {
+        let q = ClientQueue::new(1000, Duration::from_secs(60));
+        for i in 0..500 {
+            q.push_message(topic(), Frame::from(format!("m{i}")));
+        }
+        assert_eq!(frames(q.next(1000).await).len(), 500);
+        assert!(q.lock().entries.capacity() <= RETAINED_CAPACITY);
     }
 
     #[tokio::test]
