@@ -2,25 +2,12 @@
 
 use std::fmt;
 
-use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-/// Label: a cause, code or transport.
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct Label {
-    /// The label value.
-    pub label: String,
-}
-
-impl Label {
-    /// A label.
-    pub fn of(s: impl Into<String>) -> Label {
-        Label { label: s.into() }
-    }
-}
+pub use bilipulse_runtime::admin::Label;
 
 /// Every metric, cheap to clone (shared handles).
 #[derive(Clone, Default)]

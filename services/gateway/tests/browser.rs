@@ -19,7 +19,6 @@ use bilipulse_sim::{Account, Profile, RoomSpec, SimConfig};
 use bilipulse_testkit::browser::Browser;
 use clap::Parser as _;
 use common::*;
-use futures::StreamExt as _;
 use serde_json::Value;
 
 const ROOM: u64 = 21_452_505;
@@ -28,32 +27,17 @@ const UID: u64 = 5151;
 
 /// The highest revision of every `1s` summary of the room, by window start.
 async fn summaries(world: &World) -> BTreeMap<i64, WindowSummary> {
-    let stream = world
-        .js
-        .get_stream(streams::SUMMARY.name)
-        .await
-        .expect("stream");
-    let consumer = stream
-        .create_consumer(async_nats::jetstream::consumer::pull::OrderedConfig {
-            filter_subject: subject::summary(ROOM, Window::S1),
-            ..Default::default()
-        })
-        .await
-        .expect("consumer");
+    let stored = bilipulse_testkit::jetstream::read(
+        &world.js,
+        streams::SUMMARY.name,
+        &subject::summary(ROOM, Window::S1),
+    )
+    .await;
     let mut out: BTreeMap<i64, WindowSummary> = BTreeMap::new();
-    if consumer.cached_info().num_pending == 0 {
-        return out;
-    }
-    let mut messages = consumer.messages().await.expect("messages");
-    while let Some(m) = messages.next().await {
-        let Ok(m) = m else { continue };
-        let pending = m.info().expect("info").pending;
+    for m in stored {
         let s: WindowSummary = bilipulse_proto::decode(&m.payload).expect("summary");
         if out.get(&s.start).is_none_or(|old| old.rev < s.rev) {
             out.insert(s.start, s);
-        }
-        if pending == 0 {
-            break;
         }
     }
     out

@@ -34,6 +34,21 @@ use thiserror::Error;
 
 use crate::shutdown::Shutdown;
 
+/// The one label of a metric family whose series differ by one word (a cause, kind, outcome,
+/// code): `family{label="…"}`. Shared by the services so their metrics read alike.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
+pub struct Label {
+    /// The label value.
+    pub label: String,
+}
+
+impl Label {
+    /// A label.
+    pub fn of(s: impl Into<String>) -> Label {
+        Label { label: s.into() }
+    }
+}
+
 /// Content type of `/metrics` (OpenMetrics text, what `prometheus_client` writes).
 pub const METRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 

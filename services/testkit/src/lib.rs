@@ -5,6 +5,7 @@
 //!   No mocks of NATS anywhere.
 //! * [`fixtures`]: the real Bilibili captures in `../shared/fixtures/bilibili`, with the rule that
 //!   tests skip (with a message) where they are absent, except in CI where that is a failure.
+//! * [`jetstream`]: what a stream holds on a subject, read for assertions.
 //! * [`cpu`]: a criterion measurement in thread CPU time.
 //! * [`procstat`]: CPU time and memory of processes, for load binaries.
 //! * [`tools`]: where the pinned tools installed by `deploy/install-tools.sh` live.
@@ -15,6 +16,7 @@
 pub mod browser;
 pub mod cpu;
 pub mod fixtures;
+pub mod jetstream;
 pub mod nats;
 pub mod process;
 pub mod procstat;

@@ -228,18 +228,10 @@ fn session_message(s: &LiveSession) -> BatchMessage {
 mod tests {
     use super::*;
     use opentelemetry::trace::TracerProvider as _;
-    use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+    use opentelemetry::trace::{SpanId, TraceId};
     use tracing_subscriber::layer::SubscriberExt as _;
 
-    fn cx(n: u8) -> SpanContext {
-        SpanContext::new(
-            TraceId::from_bytes([n; 16]),
-            SpanId::from_bytes([n; 8]),
-            TraceFlags::SAMPLED,
-            true,
-            TraceState::default(),
-        )
-    }
+    use crate::test_support::span_context as cx;
 
     fn summary() -> WindowSummary {
         WindowSummary {

@@ -37,6 +37,9 @@ pub mod settings;
 pub mod topk;
 pub mod window;
 
+#[cfg(test)]
+mod test_support;
+
 use bilipulse_proto::{Member, SCHEMA_VERSION, streams};
 use bilipulse_runtime::admin::{self, Readiness};
 use bilipulse_runtime::membership::{Membership, MembershipError};

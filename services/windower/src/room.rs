@@ -359,17 +359,8 @@ impl RoomState {
 mod tests {
     use super::*;
     use bilipulse_proto::Danmaku;
-    use opentelemetry::trace::{SpanId, TraceFlags, TraceId, TraceState};
 
-    fn cx(n: u8) -> SpanContext {
-        SpanContext::new(
-            TraceId::from_bytes([n; 16]),
-            SpanId::from_bytes([n; 8]),
-            TraceFlags::SAMPLED,
-            true,
-            TraceState::default(),
-        )
-    }
+    use crate::test_support::span_context as cx;
 
     fn danmaku(ts: i64, n: u64) -> RoomEvent {
         RoomEvent {

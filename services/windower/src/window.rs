@@ -290,17 +290,8 @@ impl WindowAgg {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use opentelemetry::trace::{SpanId, TraceFlags, TraceId, TraceState};
 
-    fn cx(n: u8) -> SpanContext {
-        SpanContext::new(
-            TraceId::from_bytes([n; 16]),
-            SpanId::from_bytes([n; 8]),
-            TraceFlags::SAMPLED,
-            true,
-            TraceState::default(),
-        )
-    }
+    use crate::test_support::span_context as cx;
 
     #[test]
     fn at_most_eight_contexts_are_remembered_and_the_first_stays_first() {

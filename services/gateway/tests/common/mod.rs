@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use async_nats::jetstream::{self, consumer};
+use async_nats::jetstream;
 use bilipulse_proto::subject::{self, Window};
 use bilipulse_proto::{Danmaku, Payload, RoomEvent, SCHEMA_VERSION, WindowSummary, streams};
 use bilipulse_runtime::bus;
@@ -182,29 +182,11 @@ impl World {
 
     /// Stream sequences stored on `subject` of `stream`, in order.
     pub async fn sequences(&self, stream: &str, subject: &str) -> Vec<u64> {
-        let stream = self.js.get_stream(stream).await.expect("stream");
-        let consumer = stream
-            .create_consumer(consumer::pull::OrderedConfig {
-                filter_subject: subject.to_owned(),
-                ..Default::default()
-            })
+        bilipulse_testkit::jetstream::read(&self.js, stream, subject)
             .await
-            .expect("consumer");
-        let pending = consumer.cached_info().num_pending;
-        let mut out = Vec::new();
-        if pending == 0 {
-            return out;
-        }
-        let mut messages = consumer.messages().await.expect("messages");
-        while let Some(m) = messages.next().await {
-            let Ok(m) = m else { continue };
-            let i = m.info().expect("info");
-            out.push(i.stream_sequence);
-            if i.pending == 0 {
-                break;
-            }
-        }
-        out
+            .into_iter()
+            .map(|m| m.seq)
+            .collect()
     }
 }
 

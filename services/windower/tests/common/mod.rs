@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use async_nats::jetstream::{self, consumer};
+use async_nats::jetstream;
 use bilipulse_proto::subject::Window;
 use bilipulse_proto::{
     Danmaku, Gift, LiveSession, Payload, RoomEvent, SCHEMA_VERSION, WindowSummary, streams, subject,
@@ -22,7 +22,6 @@ use bilipulse_testkit::NatsServer;
 use bilipulse_testkit::process::ServiceProcess;
 #[allow(unused_imports)]
 pub use bilipulse_testkit::wait::{converge, eventually};
-use futures::StreamExt;
 
 /// Upper bound for anything the scenarios wait for; generous because the box is shared.
 pub const DEADLINE: Duration = Duration::from_secs(60);
@@ -115,43 +114,19 @@ impl World {
     /// Every message on `filter` in `BILI_SUMMARY`, in stream order, with its sequence and
     /// `Nats-Msg-Id`.
     pub async fn read(&self, filter: &str) -> Vec<(u64, String, Vec<u8>, String)> {
-        let stream = self
-            .js
-            .get_stream(streams::SUMMARY.name)
+        bilipulse_testkit::jetstream::read(&self.js, streams::SUMMARY.name, filter)
             .await
-            .expect("summary stream");
-        let mut consumer = stream
-            .create_consumer(consumer::pull::OrderedConfig {
-                filter_subject: filter.to_owned(),
-                ..Default::default()
+            .into_iter()
+            .map(|m| {
+                let id = m
+                    .headers
+                    .as_ref()
+                    .and_then(|h| h.get("Nats-Msg-Id"))
+                    .map(|v| v.as_str().to_owned())
+                    .unwrap_or_default();
+                (m.seq, m.subject, m.payload.to_vec(), id)
             })
-            .await
-            .expect("consumer");
-        // What matches the filter now: read exactly that many, never wait on a timer.
-        let pending = consumer.info().await.expect("consumer info").num_pending;
-        let mut out = Vec::new();
-        if pending == 0 {
-            return out;
-        }
-        let mut messages = consumer.messages().await.expect("messages");
-        while let Some(m) = messages.next().await {
-            // An ordered consumer reports a missed heartbeat or a recreate as an error and
-            // carries on from where it was; only messages matter here.
-            let Ok(m) = m else { continue };
-            let i = m.info().expect("info");
-            let (seq, left) = (i.stream_sequence, i.pending);
-            let id = m
-                .headers
-                .as_ref()
-                .and_then(|h| h.get("Nats-Msg-Id"))
-                .map(|v| v.as_str().to_owned())
-                .unwrap_or_default();
-            out.push((seq, m.subject.to_string(), m.payload.to_vec(), id));
-            if left == 0 || out.len() as u64 >= pending {
-                break;
-            }
-        }
-        out
+            .collect()
     }
 
     /// Every window summary stored, in stream order.
