@@ -16,10 +16,11 @@ use tokio_util::sync::CancellationToken;
 use tower_http::services::{ServeDir, ServeFile};
 
 use crate::auth::Token;
-use crate::client::ClientLimits;
+use crate::client::{Client, ClientLimits};
 use crate::hub::Hub;
 use crate::metrics::{Label, Metrics};
 use crate::origin::Origins;
+use crate::queue::ClientQueue;
 use crate::rooms::DesiredRooms;
 use crate::{rest, sse, ws};
 
@@ -85,6 +86,18 @@ impl App {
                 "the gateway holds its maximum number of connections; retry later",
             )
         })
+    }
+
+    /// A new client with an empty queue of this gateway's size, whatever its transport.
+    pub fn client(&self) -> (Arc<ClientQueue>, Client) {
+        let queue = Arc::new(ClientQueue::new(self.conn.queue, self.conn.stuck_after));
+        let client = Client::new(
+            self.hub.clone(),
+            self.rooms.clone(),
+            queue.clone(),
+            self.limits,
+        );
+        (queue, client)
     }
 
     /// Checks the request's Origin against the allow-list.

@@ -57,13 +57,7 @@ pub async fn stream(
         Ok(p) => p,
         Err(refused) => return refused.into_response(),
     };
-    let queue = Arc::new(ClientQueue::new(app.conn.queue, app.conn.stuck_after));
-    let mut client = Client::new(
-        app.hub.clone(),
-        app.rooms.clone(),
-        queue.clone(),
-        app.limits,
-    );
+    let (queue, mut client) = app.client();
     if let Err((code, message)) = client.check(&[id], &channels) {
         let status = match code {
             frame::ErrorCode::UnknownRoom => StatusCode::NOT_FOUND,

@@ -4,8 +4,6 @@
 //! [`Client`], the writer drains the client's queue, feeding every frame queued at that moment
 //! and flushing once, so a burst goes out in one socket write.
 
-use std::sync::Arc;
-
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::http::HeaderMap;
@@ -89,13 +87,7 @@ async fn serve(socket: WebSocket, app: App, permit: OwnedSemaphorePermit) {
         .get_or_create(&Label::of("ws"))
         .clone();
     gauge.inc();
-    let queue = Arc::new(ClientQueue::new(app.conn.queue, app.conn.stuck_after));
-    let mut client = Client::new(
-        app.hub.clone(),
-        app.rooms.clone(),
-        queue.clone(),
-        app.limits,
-    );
+    let (queue, mut client) = app.client();
     queue.push_control(
         Control::Hello {
             version: PROTOCOL_VERSION,

@@ -128,20 +128,15 @@ async fn the_dashboard_shows_what_nats_holds_and_recovers_after_a_gateway_restar
     world.add_room(ROOM, Some(5269)).await;
 
     let base = sim.http_base().to_string();
-    let ingester = bilipulse_ingester::Config::try_parse_from([
-        "bilipulse-ingester".to_owned(),
-        "--id=ing-0".into(),
-        format!("--nats-url={}", world.nats.url()),
-        "--admin-addr=127.0.0.1:0".into(),
-        format!("--bili-api-base={base}"),
-        format!("--bili-live-base={base}"),
-        "--bili-ws-scheme=ws".into(),
-        "--bili-http-interval=2ms".into(),
-        format!("--bili-cookie-file={}", cookie.display()),
-        format!("--bili-uid={UID}"),
-        "--status-interval=1s".into(),
-    ])
-    .expect("ingester flags");
+    let ingester =
+        bilipulse_ingester::Config::try_parse_from(bilipulse_testkit::stack::logged_in_ingester(
+            "ing-0",
+            &world.nats.url(),
+            &base,
+            &cookie,
+            UID,
+        ))
+        .expect("ingester flags");
     let windower = bilipulse_windower::Config::try_parse_from([
         "bilipulse-windower",
         "--id=w-0",

@@ -11,6 +11,7 @@
 //! * [`tools`]: where the pinned tools installed by `deploy/install-tools.sh` live.
 //! * [`wait`]: polling observable state until a deadline ([`wait::eventually`], [`wait::converge`]).
 //! * [`process`]: a service binary as a real process (SIGTERM, SIGKILL, logs, `/metrics`).
+//! * [`stack`]: the services' command lines as scenarios run them against the simulator.
 //! * [`browser`]: a real headless Chromium driven through the dashboard's driver.
 
 pub mod browser;
@@ -20,6 +21,7 @@ pub mod jetstream;
 pub mod nats;
 pub mod process;
 pub mod procstat;
+pub mod stack;
 pub mod tools;
 pub mod wait;
 

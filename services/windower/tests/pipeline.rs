@@ -93,20 +93,14 @@ async fn simulated_rooms_through_ingesters_and_windower_equal_recount_and_truth(
     let base = sim.http_base().to_string();
     let mut ingesters = Vec::new();
     for i in 0..2 {
-        let args = [
-            "bilipulse-ingester".to_owned(),
-            format!("--id=ing-{i}"),
-            format!("--nats-url={}", world.nats.url()),
-            "--admin-addr=127.0.0.1:0".into(),
-            format!("--bili-api-base={base}"),
-            format!("--bili-live-base={base}"),
-            "--bili-ws-scheme=ws".into(),
-            "--bili-http-interval=2ms".into(),
-            format!("--bili-cookie-file={}", cookie.display()),
-            format!("--bili-uid={UID}"),
-            "--status-interval=1s".into(),
-            "--member-ttl=2s".into(),
-        ];
+        let mut args = bilipulse_testkit::stack::logged_in_ingester(
+            &format!("ing-{i}"),
+            &world.nats.url(),
+            &base,
+            &cookie,
+            UID,
+        );
+        args.push("--member-ttl=2s".into());
         let config = bilipulse_ingester::Config::try_parse_from(args).expect("ingester flags");
         let shutdown = Shutdown::new();
         ingesters.push((
