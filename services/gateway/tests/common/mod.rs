@@ -340,9 +340,12 @@ impl WsClient {
         before
     }
 
-    /// Closes the connection.
+    /// Leaves: sends a close frame if the socket takes it within a second, then drops the
+    /// connection either way. (tokio-tungstenite's close handshake can wait for a read-side
+    /// wake-up that never comes while the socket stays writable, so it is not awaited without
+    /// bound; the gateway must release the client whichever way it goes.)
     pub async fn close(mut self) {
-        let _ = self.ws.close(None).await;
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.ws.close(None)).await;
     }
 }
 
