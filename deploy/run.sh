@@ -5,7 +5,9 @@
 #   dashboard, and the default rooms registered; then waits until the first summary is
 #   published and prints the dashboard's URL.
 # Ctrl-C stops everything (ingesters first, then windowers, so both can still reach NATS).
-# Running it again reuses the data directory. Ports can be moved with the variables below.
+# The ingesters log in to the simulator (identities unmasked); `--anonymous` connects them
+# anonymously instead. Running it again reuses the data directory. Ports can be moved with the
+# variables below.
 set -euo pipefail
 
 # Started in the background by another script (`bash deploy/run.sh &`), bash inherits SIGINT
@@ -37,6 +39,26 @@ ROOMS_TO_ADD=${BILIPULSE_ROOMS:-5269 865138 22603245 1017 21396545}
 EXAMPLE_ROOM=${SIM_ROOMS%%[/:,]*}
 
 log() { printf '\033[1m[run]\033[0m %s\n' "$*"; }
+
+# The ingesters log in to the simulator with a simulated account, so viewers' identities are not
+# masked (as with a real login cookie on Bilibili); --anonymous (or BILIPULSE_ANONYMOUS=1) shows
+# what an anonymous connection looks like instead: masked names, distinct chatters by CRC32 only.
+ANONYMOUS=${BILIPULSE_ANONYMOUS:-0}
+for arg in "$@"; do
+    case $arg in
+    --anonymous) ANONYMOUS=1 ;;
+    -h | --help)
+        sed -n '2,/^set -euo/p' "$0" | sed '$d'
+        exit 0
+        ;;
+    *)
+        log "unknown argument '$arg' (known: --anonymous, --help)"
+        exit 2
+        ;;
+    esac
+done
+SIM_SESSDATA="local%2Csessdata%2C7001"
+SIM_UID=7001
 
 for var in INGESTERS WINDOWERS SUMMARY_TIMEOUT; do
     if ! [[ ${!var} =~ ^[1-9][0-9]*$ ]]; then
@@ -122,7 +144,7 @@ wait_for "nats-server" 20 curl -sf --max-time 2 "http://127.0.0.1:$NATS_MONITOR_
 
 log "starting the Bilibili simulator on $SIM_ADDR"
 spawn "$bin/bilipulse-sim" --listen "$SIM_ADDR" --rooms "$SIM_ROOMS" --truth-log "$data/sim-truth.jsonl" \
-    >"$logs/sim.log" 2>&1
+    --accounts "$SIM_SESSDATA=$SIM_UID:bilipulse-local" >"$logs/sim.log" 2>&1
 other_pids+=($!)
 wait_for "bilipulse-sim" 20 curl -sf --max-time 2 "http://$SIM_ADDR/x/frontend/finger/spi"
 
@@ -130,11 +152,18 @@ export BILIPULSE_NATS_URL="nats://127.0.0.1:$NATS_PORT"
 export BILIPULSE_BILI_API_BASE="http://$SIM_ADDR"
 export BILIPULSE_BILI_LIVE_BASE="http://$SIM_ADDR"
 export BILIPULSE_BILI_WS_SCHEME=ws
+login=()
+if [[ $ANONYMOUS == 1 ]]; then
+    log "ingesters connect anonymously (--anonymous): identities will be masked"
+else
+    (umask 077 && printf '%s\n' "$SIM_SESSDATA" >"$data/sim-sessdata")
+    login=(--bili-cookie-file "$data/sim-sessdata" --bili-uid "$SIM_UID")
+fi
 
 for ((i = 0; i < INGESTERS; i++)); do
     port=$((ADMIN_BASE_PORT + 1 + i))
     log "starting ingester-$i (admin http://127.0.0.1:$port/metrics)"
-    spawn "$bin/bilipulse-ingester" --id "ingester-$i" --admin-addr "127.0.0.1:$port" \
+    spawn "$bin/bilipulse-ingester" --id "ingester-$i" --admin-addr "127.0.0.1:$port" "${login[@]}" \
         >"$logs/ingester-$i.log" 2>&1
     ingester_pids+=($!)
     wait_for "ingester-$i" 30 curl -sf --max-time 2 "http://127.0.0.1:$port/readyz"

@@ -30,8 +30,10 @@ export const CHARTS = [
     title: 'chart_audience',
     axes: ['online_count', 'chatters'],
     series: [
-      { name: 'online_count', type: 'line', axis: 0, y: (s) => orNull(s.online_count) },
-      { name: 'online_rank', type: 'line', axis: 0, y: (s) => orNull(s.online_rank) },
+      // Audience counters are levels reported every few seconds, absent from the windows in
+      // between: the line joins the reports instead of showing isolated dots.
+      { name: 'online_count', type: 'line', axis: 0, gauge: true, y: (s) => orNull(s.online_count) },
+      { name: 'online_rank', type: 'line', axis: 0, gauge: true, y: (s) => orNull(s.online_rank) },
       { name: 'chatters', type: 'line', axis: 1, y: (s) => orNull(s.chatters) },
     ],
   },
@@ -155,7 +157,7 @@ export class RoomCharts {
         stack: s.stack,
         yAxisIndex: s.axis,
         showSymbol: false,
-        connectNulls: false,
+        connectNulls: Boolean(s.gauge),
         data: [],
         ...(s.type === 'bar' ? { barMaxWidth: 14 } : {}),
       })),
