@@ -3,19 +3,22 @@
 //! and compared with summaries published to `BILI_SUMMARY`. Every expected value is worked out
 //! by hand below, never by running the code under test.
 
+mod common;
+
 use std::process::Command;
 use std::time::Duration;
 
 use async_nats::jetstream;
 use bilipulse::recount::{self, FieldDiff, Range, Verdict, WindowDiff};
 use bilipulse_proto::{
-    Audience, CoinType, Coverage, Danmaku, Gift, Guard, Interact, InteractAction, Kind, Like, Live,
-    LiveState, Other, Payload, RoomEvent, SCHEMA_VERSION, SuperChat, Window, WindowSummary,
-    subject,
+    Audience, CoinType, Coverage, Guard, InteractAction, Kind, Like, LiveState, Other, Payload,
+    RoomEvent, SCHEMA_VERSION, SuperChat, Window, WindowSummary, subject,
 };
 use bilipulse_runtime::{bus, config::StreamOverrides};
 use bilipulse_testkit::NatsServer;
 use serde_json::{Value, json};
+
+use common::events::{dm, ev, gift, interact, live};
 
 const ROOM: u64 = 21_452_505;
 const OTHER_ROOM: u64 = 865_138;
@@ -25,52 +28,6 @@ const M: i64 = 60_000;
 fn t0() -> i64 {
     let now = bilipulse_runtime::clock::now_ms();
     Window::M1.start_of(now) - 10 * M
-}
-
-fn ev(room: u64, ts: i64, payload: Payload) -> RoomEvent {
-    RoomEvent {
-        v: SCHEMA_VERSION,
-        room,
-        cmd: "TEST".into(),
-        ts,
-        recv: ts,
-        id: format!("{room}:t{ts}"),
-        src: "test".into(),
-        payload,
-    }
-}
-
-fn dm(uid: u64, crc: &str, masked: bool, is_lottery: bool) -> Payload {
-    Payload::Danmaku(Danmaku {
-        uid,
-        uid_crc32: crc.into(),
-        masked,
-        is_lottery,
-        ..Default::default()
-    })
-}
-
-fn gift(total_coin: u64, coin_type: CoinType, combo_summary: bool) -> Payload {
-    Payload::Gift(Gift {
-        total_coin,
-        coin_type,
-        combo_summary,
-        ..Default::default()
-    })
-}
-
-fn act(action: InteractAction) -> Payload {
-    Payload::Interact(Interact {
-        action,
-        ..Default::default()
-    })
-}
-
-fn live(state: LiveState) -> Payload {
-    Payload::Live(Live {
-        state,
-        ..Default::default()
-    })
 }
 
 fn aud(watched: Option<u64>, online_count: Option<u64>) -> Payload {
@@ -121,9 +78,9 @@ async fn publish_events(js: &jetstream::Context, t0: i64) {
         r(t0 + 6_000, gift(900, CoinType::Silver, false)),
         r(t0 + 7_000, superchat),
         r(t0 + 8_000, guard),
-        r(t0 + 9_000, act(InteractAction::Enter)),
-        r(t0 + 9_100, act(InteractAction::Follow)),
-        r(t0 + 9_200, act(InteractAction::Share)),
+        r(t0 + 9_000, interact(InteractAction::Enter)),
+        r(t0 + 9_100, interact(InteractAction::Follow)),
+        r(t0 + 9_200, interact(InteractAction::Share)),
         r(t0 + 10_000, Payload::Like(Like::default())),
         r(t0 + 11_000, Payload::Like(Like::default())),
         r(t0 + 20_000, aud(Some(100), Some(50))),

@@ -4,9 +4,8 @@
 use std::collections::BTreeMap;
 
 use bilipulse_proto::{
-    Audience, CoinType, Danmaku, Gift, Guard, Interact, InteractAction, Kind, Like, Live,
-    LiveState, Other, Payload, RoomEvent, SCHEMA_VERSION, SuperChat, Window, WindowSummary,
-    subject,
+    Audience, CoinType, Guard, InteractAction, Kind, Like, LiveState, Other, Payload, RoomEvent,
+    SCHEMA_VERSION, SuperChat, Window, WindowSummary, subject,
 };
 
 use super::*;
@@ -16,50 +15,12 @@ const ROOM: u64 = 21_452_505;
 const T0: i64 = 1_764_000_000_000;
 const M: i64 = 60_000;
 
+#[path = "../../tests/common/events.rs"]
+mod events;
+use events::{dm, gift, interact, live};
+
 fn ev(ts: i64, payload: Payload) -> RoomEvent {
-    RoomEvent {
-        v: SCHEMA_VERSION,
-        room: ROOM,
-        cmd: "TEST".into(),
-        ts,
-        recv: ts,
-        id: format!("{ROOM}:t{ts}"),
-        src: "test".into(),
-        payload,
-    }
-}
-
-fn dm(uid: u64, crc: &str, masked: bool, is_lottery: bool) -> Payload {
-    Payload::Danmaku(Danmaku {
-        uid,
-        uid_crc32: crc.into(),
-        masked,
-        is_lottery,
-        ..Default::default()
-    })
-}
-
-fn gift(total_coin: u64, coin_type: CoinType, combo_summary: bool) -> Payload {
-    Payload::Gift(Gift {
-        total_coin,
-        coin_type,
-        combo_summary,
-        ..Default::default()
-    })
-}
-
-fn interact(action: InteractAction) -> Payload {
-    Payload::Interact(Interact {
-        action,
-        ..Default::default()
-    })
-}
-
-fn live(state: LiveState) -> Payload {
-    Payload::Live(Live {
-        state,
-        ..Default::default()
-    })
+    events::ev(ROOM, ts, payload)
 }
 
 fn other(cmd: &str, ts: i64) -> RoomEvent {
