@@ -164,6 +164,10 @@ struct Opts {
     /// Extra gateway flag, `--flag=value` (repeatable), e.g. `--gateway-arg=--ws-write-buffer=4096`.
     #[arg(long = "gateway-arg", value_name = "FLAG=VALUE")]
     gateway_args: Vec<String>,
+    /// The gateway binary to start [default: `bilipulse-gateway` next to this bench's
+    /// executable]; e.g. an older build kept aside, to compare two builds on one machine.
+    #[arg(long)]
+    gateway_bin: Option<PathBuf>,
     /// Internal (client mode): the gateway's address.
     #[arg(long, hide = true)]
     gateway: Option<SocketAddr>,
@@ -299,8 +303,12 @@ struct World {
     dir: PathBuf,
 }
 
-/// The gateway binary next to this bench's executable (`target/<profile>/deps/…`).
-fn gateway_binary() -> Result<PathBuf, Error> {
+/// The gateway binary: `--gateway-bin` (to compare two builds), else the one next to this
+/// bench's executable (`target/<profile>/deps/…`).
+fn gateway_binary(chosen: Option<&Path>) -> Result<PathBuf, Error> {
+    if let Some(bin) = chosen {
+        return Ok(bin.to_owned());
+    }
     let exe = std::env::current_exe()?;
     let bin = exe
         .parent()
@@ -343,7 +351,7 @@ fn gateway_flags(opts: &Opts, nats: &NatsServer, addr: SocketAddr) -> BTreeMap<S
 }
 
 async fn start_world(opts: &Opts) -> Result<World, Error> {
-    let bin = gateway_binary()?;
+    let bin = gateway_binary(opts.gateway_bin.as_deref())?;
     let nats =
         NatsServer::start().ok_or("nats-server is not installed (deploy/install-tools.sh)")?;
     let client = bus::connect(&NatsConfig::new(nats.url()), "gateway-load").await?;

@@ -43,9 +43,28 @@ pub struct ConnectionSettings {
     pub write_buffer: usize,
 }
 
-/// The shared state of every handler; cheap to clone.
+/// The shared state of every handler: one allocation, so a clone (one per request, one held by
+/// every WebSocket connection's task) is a reference count, not two kilobytes of handles.
 #[derive(Clone)]
-pub struct App {
+pub struct App(Arc<AppState>);
+
+impl App {
+    /// Shares `state` among the handlers.
+    pub fn new(state: AppState) -> App {
+        App(Arc::new(state))
+    }
+}
+
+impl std::ops::Deref for App {
+    type Target = AppState;
+
+    fn deref(&self) -> &AppState {
+        &self.0
+    }
+}
+
+/// What every handler reads: the hub, the rooms, NATS, access rules, limits and metrics.
+pub struct AppState {
     /// Shared topics.
     pub hub: Hub,
     /// Desired rooms.

@@ -23,6 +23,32 @@ pub enum Channel {
 pub const WINDOWS: [Window; 4] = [Window::S1, Window::S10, Window::M1, Window::H1];
 
 impl Channel {
+    /// Every channel a client may subscribe to, in a fixed order: a channel's position here is
+    /// its bit in [`crate::subscriptions::Subscriptions`].
+    pub const ALL: [Channel; 15] = [
+        Channel::Window(Window::S1),
+        Channel::Window(Window::S10),
+        Channel::Window(Window::M1),
+        Channel::Window(Window::H1),
+        Channel::Session,
+        Channel::Status,
+        Channel::Event(Kind::Danmaku),
+        Channel::Event(Kind::Gift),
+        Channel::Event(Kind::Superchat),
+        Channel::Event(Kind::Guard),
+        Channel::Event(Kind::Interact),
+        Channel::Event(Kind::Like),
+        Channel::Event(Kind::Audience),
+        Channel::Event(Kind::Live),
+        Channel::Event(Kind::Other),
+    ];
+
+    /// The channel's position in [`Channel::ALL`]; `None` for a window width clients cannot
+    /// ask for.
+    pub fn index(self) -> Option<usize> {
+        Channel::ALL.iter().position(|c| *c == self)
+    }
+
     /// Parses a channel name as clients write it.
     pub fn parse(name: &str) -> Option<Channel> {
         match name {
@@ -39,11 +65,7 @@ impl Channel {
 
     /// Every channel name, for error messages and documentation.
     pub fn names() -> Vec<String> {
-        let mut names: Vec<String> = WINDOWS.iter().map(|w| w.to_string()).collect();
-        names.push("session".into());
-        names.push("status".into());
-        names.extend(Kind::ALL.iter().map(|k| k.as_str().to_owned()));
-        names
+        Channel::ALL.iter().map(|c| c.to_string()).collect()
     }
 
     /// The NATS subject holding this channel's messages for `room`.
@@ -103,6 +125,23 @@ mod tests {
             assert_eq!(c.to_string(), name);
         }
         assert_eq!(Channel::parse("5s"), None);
+        for (i, c) in Channel::ALL.iter().enumerate() {
+            assert_eq!(c.index(), Some(i));
+        }
+        assert_eq!(Channel::Window(Window::from_secs(5).unwrap()).index(), None);
+        let windows = Channel::ALL
+            .iter()
+            .filter(|c| matches!(c, Channel::Window(_)))
+            .count();
+        let events = Channel::ALL
+            .iter()
+            .filter(|c| matches!(c, Channel::Event(_)))
+            .count();
+        assert_eq!(
+            (windows, events),
+            (WINDOWS.len(), Kind::ALL.len()),
+            "ALL is complete"
+        );
         assert_eq!(Channel::parse(""), None);
     }
 

@@ -15,7 +15,7 @@ use crate::metrics::Label;
 use crate::protocol::{self, Request};
 use crate::queue::ClientQueue;
 use crate::rooms::{DesiredRooms, Lookup};
-use crate::topic::ClientId;
+use crate::subscriptions::Subscriptions;
 
 /// Per-client limits (`--max-rooms-per-client`, `--max-msgs-per-sec`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,19 +28,17 @@ pub struct ClientLimits {
 
 /// A client's state.
 pub struct Client {
-    id: ClientId,
     hub: Hub,
     rooms: DesiredRooms,
     queue: Arc<ClientQueue>,
     limits: ClientLimits,
     rate: DefaultDirectRateLimiter,
-    topics: BTreeSet<Topic>,
+    topics: Subscriptions,
 }
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
-            .field("id", &self.id)
             .field("topics", &self.topics.len())
             .finish()
     }
@@ -55,13 +53,12 @@ impl Client {
         limits: ClientLimits,
     ) -> Client {
         Client {
-            id: hub.client_id(),
             hub,
             rooms,
             queue,
             limits,
             rate: RateLimiter::direct(Quota::per_second(limits.max_msgs_per_sec)),
-            topics: BTreeSet::new(),
+            topics: Subscriptions::default(),
         }
     }
 
@@ -71,7 +68,7 @@ impl Client {
     }
 
     /// Topics subscribed.
-    pub fn topics(&self) -> &BTreeSet<Topic> {
+    pub fn topics(&self) -> &Subscriptions {
         &self.topics
     }
 
@@ -184,16 +181,19 @@ impl Client {
             Ok(t) => t,
             Err((code, message)) => return self.error(req, code, message),
         };
-        let mut rooms_after: BTreeSet<u64> = self.topics.iter().map(|t| t.room).collect();
-        rooms_after.extend(topics.iter().map(|t| t.room));
-        if rooms_after.len() > self.limits.max_rooms {
+        let new_rooms: BTreeSet<u64> = topics
+            .iter()
+            .map(|t| t.room)
+            .filter(|r| !self.topics.has_room(*r))
+            .collect();
+        let rooms_after = self.topics.room_count() + new_rooms.len();
+        if rooms_after > self.limits.max_rooms {
             return self.error(
                 req,
                 ErrorCode::TooManyRooms,
                 format!(
                     "this would make {} rooms; at most {} per client",
-                    rooms_after.len(),
-                    self.limits.max_rooms
+                    rooms_after, self.limits.max_rooms
                 ),
             );
         }
@@ -209,9 +209,10 @@ impl Client {
                 .to_frame(),
             );
             if !already {
-                self.hub.join(t, self.id, self.queue.clone(), history);
+                self.hub.join(t, &self.queue, history);
             }
         }
+        self.topics.shrink();
     }
 
     /// Unsubscribes from every topic of `rooms × channels` the client has.
@@ -221,8 +222,8 @@ impl Client {
             Err((code, message)) => return self.error(req, code, message),
         };
         for t in topics {
-            if self.topics.remove(&t) {
-                self.hub.leave(t, self.id);
+            if self.topics.remove(t) {
+                self.hub.leave(t, &self.queue);
             }
             self.queue.push_control(
                 Control::Unsubscribed {
@@ -233,13 +234,14 @@ impl Client {
                 .to_frame(),
             );
         }
+        self.topics.shrink();
     }
 }
 
 impl Drop for Client {
     fn drop(&mut self) {
-        for t in std::mem::take(&mut self.topics) {
-            self.hub.leave(t, self.id);
+        for t in std::mem::take(&mut self.topics).iter() {
+            self.hub.leave(t, &self.queue);
         }
     }
 }

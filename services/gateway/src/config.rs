@@ -107,14 +107,15 @@ pub struct AccessArgs {
     #[arg(long, env = "BILIPULSE_STUCK_AFTER", default_value = "10s", value_parser = parse_duration)]
     pub stuck_after: Duration,
 
-    /// WebSocket read buffer per connection, bytes (tungstenite's default is 128 KiB).
-    #[arg(long, env = "BILIPULSE_WS_READ_BUFFER", default_value_t = 4096)]
+    /// WebSocket read buffer per connection, bytes (tungstenite's default is 128 KiB). Client
+    /// frames are small requests; a larger frame is read in several reads.
+    #[arg(long, env = "BILIPULSE_WS_READ_BUFFER", default_value_t = 1024)]
     pub ws_read_buffer: usize,
 
     /// WebSocket write buffer per connection, bytes: frames queued together are written in
     /// one syscall up to this size. tungstenite never shrinks this buffer, so every idle
-    /// connection keeps about this much (plus its largest frame): small by default.
-    #[arg(long, env = "BILIPULSE_WS_WRITE_BUFFER", default_value_t = 4096)]
+    /// connection keeps about twice this much: small by default (docs/benchmarks.md).
+    #[arg(long, env = "BILIPULSE_WS_WRITE_BUFFER", default_value_t = 2048)]
     pub ws_write_buffer: usize,
 }
 

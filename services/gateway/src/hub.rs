@@ -2,7 +2,6 @@
 //! subscribers and stopped when the last one leaves.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -11,7 +10,7 @@ use async_nats::jetstream;
 use crate::channel::{Channel, Topic};
 use crate::metrics::Metrics;
 use crate::queue::ClientQueue;
-use crate::topic::{ClientId, HistoryPolicy, TopicHandle};
+use crate::topic::{HistoryPolicy, TopicHandle};
 
 /// How much history each channel gets (`--history-*` flags).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,7 +83,6 @@ struct Inner {
     js: jetstream::Context,
     history: HistorySettings,
     topics: Mutex<HashMap<Topic, Arc<TopicHandle>>>,
-    next_client: AtomicU64,
     metrics: Metrics,
 }
 
@@ -96,15 +94,9 @@ impl Hub {
                 js,
                 history,
                 topics: Mutex::new(HashMap::new()),
-                next_client: AtomicU64::new(1),
                 metrics,
             }),
         }
-    }
-
-    /// A fresh client id.
-    pub fn client_id(&self) -> ClientId {
-        self.inner.next_client.fetch_add(1, Ordering::Relaxed)
     }
 
     /// The gateway's metrics.
@@ -119,8 +111,9 @@ impl Hub {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Subscribes client `id` to `topic`, starting to read the topic if nobody did.
-    pub fn join(&self, topic: Topic, id: ClientId, queue: Arc<ClientQueue>, with_history: bool) {
+    /// Subscribes the client answering into `queue` to `topic`, starting to read the topic if
+    /// nobody did.
+    pub fn join(&self, topic: Topic, queue: &Arc<ClientQueue>, with_history: bool) {
         let mut topics = self.lock();
         let handle = topics.entry(topic).or_insert_with(|| {
             self.inner.metrics.subscriptions.inc();
@@ -131,14 +124,15 @@ impl Hub {
                 self.inner.metrics.clone(),
             )
         });
-        handle.join(id, queue, with_history);
+        handle.join(queue, with_history);
     }
 
-    /// Unsubscribes client `id` from `topic`; the topic stops when nobody is left.
-    pub fn leave(&self, topic: Topic, id: ClientId) {
+    /// Unsubscribes the client answering into `queue` from `topic`; the topic stops when
+    /// nobody is left.
+    pub fn leave(&self, topic: Topic, queue: &Arc<ClientQueue>) {
         let mut topics = self.lock();
         if let Some(handle) = topics.get(&topic)
-            && handle.leave(id)
+            && handle.leave(queue)
         {
             handle.stop();
             topics.remove(&topic);

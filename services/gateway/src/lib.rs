@@ -28,6 +28,7 @@ pub mod queue;
 pub mod rest;
 pub mod rooms;
 pub mod sse;
+pub mod subscriptions;
 pub mod topic;
 pub mod ws;
 
@@ -130,7 +131,7 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), GatewayError>
 
     let hub = hub::Hub::new(js.clone(), config.history.settings(), metrics.clone());
     let a = &config.access;
-    let state = app::App {
+    let state = app::App::new(app::AppState {
         hub,
         rooms,
         js,
@@ -151,7 +152,7 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), GatewayError>
         slots: Arc::new(Semaphore::new(a.max_connections)),
         metrics,
         shutdown: shutdown.child_token(),
-    };
+    });
     let router = app::router(state, &config.dashboard_dir);
     readiness.set_ready("listener");
     tracing::info!(url = %format!("http://{local}/"), "dashboard");

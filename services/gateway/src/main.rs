@@ -1,6 +1,11 @@
 use anyhow::Context as _;
 use clap::Parser;
 
+/// mimalloc instead of glibc's malloc: at tens of thousands of connections, glibc's arenas keep
+/// the memory of the frames a subscribe burst allocated and freed (docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     bilipulse_runtime::telemetry::install_crypto_provider();

@@ -15,7 +15,7 @@ use crate::channel::Topic;
 use crate::frame::{Control, Frame, TopicDrops};
 
 /// Queue capacity (entries) an empty queue keeps; more is given back.
-const RETAINED_CAPACITY: usize = 16;
+const RETAINED_CAPACITY: usize = 4;
 
 /// Why the gateway closed a client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,11 +110,13 @@ impl ClientQueue {
 
     fn push(&self, entry: Entry) -> Pushed {
         let mut out = Pushed::default();
+        let was_empty;
         {
             let mut s = self.lock();
             if s.closed.is_some() {
                 return out;
             }
+            was_empty = s.entries.is_empty();
             if s.entries.len() >= self.capacity {
                 let now = Instant::now();
                 let since = *s.full_since.get_or_insert(now);
@@ -136,7 +138,11 @@ impl ClientQueue {
                 s.entries.push_back(entry);
             }
         }
-        self.ready.notify_one();
+        // The writer takes everything queued at once, so only the push that makes the queue
+        // non-empty needs to wake it; the others would only cost a wake-up each.
+        if was_empty || out.closed {
+            self.ready.notify_one();
+        }
         out
     }
 

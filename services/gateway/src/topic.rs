@@ -10,7 +10,8 @@
 //! Messages are read through JetStream, never as core subscriptions: a core subscriber would
 //! also see summaries of atomic batches that JetStream refused (`proto/README.md`).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -26,8 +27,24 @@ use crate::frame::{self, Control, ErrorCode, Frame};
 use crate::metrics::Metrics;
 use crate::queue::ClientQueue;
 
-/// A connected client's identity within the hub.
-pub type ClientId = u64;
+/// A subscriber, known by its queue: equal and hashed by the queue's address, so a topic's
+/// subscriber set holds one pointer per client (a topic may have tens of thousands).
+#[derive(Debug, Clone)]
+struct Subscriber(Arc<ClientQueue>);
+
+impl PartialEq for Subscriber {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Subscriber {}
+
+impl Hash for Subscriber {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        std::ptr::hash(Arc::as_ptr(&self.0), state);
+    }
+}
 
 /// How much of a channel a new subscriber gets first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,9 +80,9 @@ struct State {
     history: VecDeque<Held>,
     /// The initial read reached the end of the stream: later messages are live.
     loaded: bool,
-    subscribers: HashMap<ClientId, Arc<ClientQueue>>,
+    subscribers: HashSet<Subscriber>,
     /// Joined before the initial read finished, with what they want first.
-    waiting: HashMap<ClientId, (Arc<ClientQueue>, Wanted)>,
+    waiting: HashMap<Subscriber, Wanted>,
 }
 
 /// A topic's shared state and the handle that stops its task.
@@ -101,7 +118,7 @@ impl TopicHandle {
 
     /// Adds a subscriber: its history (if asked for) goes into its queue now, or as soon as
     /// the initial read is complete, followed by every live message.
-    pub fn join(&self, id: ClientId, queue: Arc<ClientQueue>, with_history: bool) {
+    pub fn join(&self, queue: &Arc<ClientQueue>, with_history: bool) {
         let wanted = if with_history {
             Wanted::History
         } else {
@@ -114,18 +131,19 @@ impl TopicHandle {
                 Wanted::History => Wanted::History,
                 Wanted::Since(_) => Wanted::Since(i64::MAX),
             };
-            self.send_history(&s, &queue, wanted);
-            s.subscribers.insert(id, queue);
+            self.send_history(&s, queue, wanted);
+            s.subscribers.insert(Subscriber(queue.clone()));
         } else {
-            s.waiting.insert(id, (queue, wanted));
+            s.waiting.insert(Subscriber(queue.clone()), wanted);
         }
     }
 
     /// Removes a subscriber; true when the topic has none left.
-    pub fn leave(&self, id: ClientId) -> bool {
+    pub fn leave(&self, queue: &Arc<ClientQueue>) -> bool {
         let mut s = self.lock();
-        s.subscribers.remove(&id);
-        s.waiting.remove(&id);
+        let who = Subscriber(queue.clone());
+        s.subscribers.remove(&who);
+        s.waiting.remove(&who);
         s.subscribers.is_empty() && s.waiting.is_empty()
     }
 
@@ -178,9 +196,9 @@ impl TopicHandle {
         }
         self.trim(s);
         s.loaded = true;
-        for (id, (queue, wanted)) in std::mem::take(&mut s.waiting) {
-            self.send_history(s, &queue, wanted);
-            s.subscribers.insert(id, queue);
+        for (who, wanted) in std::mem::take(&mut s.waiting) {
+            self.send_history(s, &who.0, wanted);
+            s.subscribers.insert(who);
         }
     }
 
@@ -190,7 +208,7 @@ impl TopicHandle {
         let mut s = self.lock();
         let mut fanned = 0u64;
         if s.loaded {
-            for q in s.subscribers.values() {
+            for Subscriber(q) in &s.subscribers {
                 let p = q.push_message(self.topic, frame.clone());
                 fanned += 1;
                 if p.dropped > 0 {
@@ -221,7 +239,7 @@ impl TopicHandle {
             message: format!("cannot read {} from NATS yet: {why}", self.topic),
         }
         .to_frame();
-        for (q, _) in s.waiting.values() {
+        for Subscriber(q) in s.waiting.keys() {
             q.push_control(text.clone());
         }
     }
