@@ -27,7 +27,7 @@ PYTHON="$TOOLS/venv/bin/python"
 K8S_VERSION="${BILIPULSE_K8S_VERSION:-1.32.0}"
 NAMESPACE=bilipulse
 # Secrets the manifests reference but that operators create themselves (never in the repo).
-EXTERNAL_SECRETS=bilipulse-bilibili
+EXTERNAL_SECRETS=bilipulse-bilibili,bilipulse-nats-users
 # The programs the bilipulse image holds: deploy/Dockerfile's BINARIES.
 IMAGE_BINARIES="$(sed -n 's/^ARG BINARIES="\(.*\)"$/\1/p' "$ROOT/deploy/Dockerfile")"
 

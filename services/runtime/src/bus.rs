@@ -271,7 +271,11 @@ async fn options(
         None => ConnectOptions::new(),
     };
     if let (Some(user), Some(password)) = (&cfg.user, &cfg.password) {
-        options = options.user_and_password(user.clone(), password.clone());
+        // Replies (JetStream acks and API answers) come to `_INBOX.<user>.…`, so each user's
+        // permissions can let it read its own replies and nobody else's (k8s/base/nats/auth.conf).
+        options = options
+            .user_and_password(user.clone(), password.clone())
+            .custom_inbox_prefix(format!("_INBOX.{user}"));
     }
     let backoff = cfg.connect_backoff;
     let conn_name = name.to_owned();

@@ -23,6 +23,8 @@ pub struct NatsServer {
     monitor_port: u16,
     /// Extra configuration (cluster block), kept so a restart uses the same settings.
     extra_conf: String,
+    /// Environment of the server process (variables the configuration refers to).
+    env: Vec<(String, String)>,
     name: String,
     child: Option<Child>,
 }
@@ -41,7 +43,51 @@ impl NatsServer {
         ))
     }
 
+    /// Starts a single-node server with JetStream and `extra_conf` appended to its
+    /// configuration, with `files` copied beside that configuration (nats-server resolves an
+    /// `include` relative to the including file: `include ./auth.conf` then loads the
+    /// deployment's own file) and `env` in its environment for the variables the configuration
+    /// refers to.
+    pub fn start_with_config(
+        extra_conf: &str,
+        files: &[&Path],
+        env: &[(&str, &str)],
+    ) -> Option<NatsServer> {
+        let bin = crate::require("nats-server", crate::tools::nats_server())?;
+        let mut s = Self::spawn_inert(
+            bin,
+            "test".into(),
+            free_port(),
+            free_port(),
+            extra_conf.into(),
+        );
+        for file in files {
+            let name = file.file_name().expect("a file name");
+            std::fs::copy(file, s.dir.path().join(name))
+                .unwrap_or_else(|e| panic!("copying {}: {e}", file.display()));
+        }
+        s.env = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        s.launch();
+        Some(s)
+    }
+
     fn spawn(
+        bin: PathBuf,
+        name: String,
+        client_port: u16,
+        monitor_port: u16,
+        extra_conf: String,
+    ) -> NatsServer {
+        let mut s = Self::spawn_inert(bin, name, client_port, monitor_port, extra_conf);
+        s.launch();
+        s
+    }
+
+    /// A server not started yet.
+    fn spawn_inert(
         bin: PathBuf,
         name: String,
         client_port: u16,
@@ -52,17 +98,16 @@ impl NatsServer {
             .prefix("bilipulse-nats-")
             .tempdir()
             .expect("temp dir");
-        let mut s = NatsServer {
+        NatsServer {
             bin,
             dir,
             client_port,
             monitor_port,
             extra_conf,
+            env: Vec::new(),
             name,
             child: None,
-        };
-        s.launch();
-        s
+        }
     }
 
     fn launch(&mut self) {
@@ -180,6 +225,7 @@ impl NatsCluster {
                 client_port: free_port(),
                 monitor_port: free_port(),
                 extra_conf: extra,
+                env: Vec::new(),
                 name: format!("n{}", i + 1),
                 child: None,
             };
@@ -226,6 +272,7 @@ impl NatsServer {
         let child = Command::new(&self.bin)
             .arg("-c")
             .arg(&conf_path)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
