@@ -25,7 +25,6 @@ use bilipulse_proto::subject::{self, Window};
 use bilipulse_proto::{Kind, streams};
 use bilipulse_runtime::bus;
 use bilipulse_runtime::config::{NatsConfig, StreamOverrides};
-use bilipulse_sim::{Account, Profile, RoomSpec, SimConfig};
 use bilipulse_testkit::NatsServer;
 use bilipulse_testkit::nats::free_port;
 use bilipulse_testkit::process::ServiceProcess;
@@ -122,17 +121,7 @@ async fn holds(admin: &jetstream::Context, stream: &str, subject: &str) -> bool 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_service_user_does_its_job_and_nothing_else() {
-    let tools = bilipulse_testkit::tools::workspace_bin;
-    let Some(ingester_bin) = bilipulse_testkit::require(
-        "the bilipulse-ingester binary next to this test (cargo build --workspace --bins)",
-        tools("bilipulse-ingester"),
-    ) else {
-        return;
-    };
-    let Some(windower_bin) = bilipulse_testkit::require(
-        "the bilipulse-windower binary next to this test (cargo build --workspace --bins)",
-        tools("bilipulse-windower"),
-    ) else {
+    let Some((ingester_bin, windower_bin)) = service_binaries() else {
         return;
     };
     let env: Vec<(String, &str)> = USERS
@@ -166,16 +155,7 @@ async fn each_service_user_does_its_job_and_nothing_else() {
         .await
         .expect("admin writes a desired room");
 
-    let mut cfg = SimConfig::for_tests(&[RoomSpec::new(ROOM, Profile::Busy).with_rate(20.0)]);
-    cfg.heartbeat_timeout_ms = 120_000;
-    cfg.accounts = vec![Account {
-        sessdata: SESSDATA.into(),
-        uid: UID,
-        uname: "perm".into(),
-    }];
-    let sim = bilipulse_sim::start(cfg).await.expect("simulator starts");
-    let cookie = dir.join("sessdata");
-    std::fs::write(&cookie, SESSDATA).expect("cookie file");
+    let (sim, cookie) = simulated_room(ROOM, SESSDATA, UID, dir).await;
     let base = sim.http_base().to_string();
 
     let listen = SocketAddr::from(([127, 0, 0, 1], free_port()));

@@ -22,7 +22,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use bilipulse_sim::{Account, Profile, RoomSpec, SimConfig};
 use bilipulse_testkit::nats::free_port;
 use bilipulse_testkit::process::ServiceProcess;
 use common::*;
@@ -265,17 +264,7 @@ async fn one_trace_spans_ingester_windower_and_gateway() {
     ) else {
         return;
     };
-    let tools = bilipulse_testkit::tools::workspace_bin;
-    let Some(ingester_bin) = bilipulse_testkit::require(
-        "the bilipulse-ingester binary next to this test (cargo build --workspace --bins)",
-        tools("bilipulse-ingester"),
-    ) else {
-        return;
-    };
-    let Some(windower_bin) = bilipulse_testkit::require(
-        "the bilipulse-windower binary next to this test (cargo build --workspace --bins)",
-        tools("bilipulse-windower"),
-    ) else {
+    let Some((ingester_bin, windower_bin)) = service_binaries() else {
         return;
     };
     let Some(world) = World::start().await else {
@@ -287,16 +276,7 @@ async fn one_trace_spans_ingester_windower_and_gateway() {
     let rx_gateway = Receiver::start(&oteltap, "gateway", dir).await;
 
     // Bilibili: one busy room, and an account the ingester logs in with.
-    let mut cfg = SimConfig::for_tests(&[RoomSpec::new(ROOM, Profile::Busy).with_rate(20.0)]);
-    cfg.heartbeat_timeout_ms = 120_000;
-    cfg.accounts = vec![Account {
-        sessdata: SESSDATA.into(),
-        uid: UID,
-        uname: "tracing".into(),
-    }];
-    let sim = bilipulse_sim::start(cfg).await.expect("simulator starts");
-    let cookie = dir.join("sessdata");
-    std::fs::write(&cookie, SESSDATA).expect("cookie file");
+    let (sim, cookie) = simulated_room(ROOM, SESSDATA, UID, dir).await;
     world.add_room(ROOM, None).await;
 
     // The gateway first, with our client subscribed, so the first summaries are fanned out.

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_nats::jetstream;
@@ -365,4 +366,46 @@ pub fn seqs_of(frames: &[Value], room: u64, channel: &str) -> Vec<(u64, bool)> {
         }
     }
     out
+}
+
+/// The ingester and windower binaries of the multi-process scenarios, from this test's target
+/// directory (`cargo build --workspace --bins` first when running one file alone), or `None`
+/// (skipped; a failure under CI).
+pub fn service_binaries() -> Option<(PathBuf, PathBuf)> {
+    let tools = bilipulse_testkit::tools::workspace_bin;
+    let ingester = bilipulse_testkit::require(
+        "the bilipulse-ingester binary next to this test (cargo build --workspace --bins)",
+        tools("bilipulse-ingester"),
+    )?;
+    let windower = bilipulse_testkit::require(
+        "the bilipulse-windower binary next to this test (cargo build --workspace --bins)",
+        tools("bilipulse-windower"),
+    )?;
+    Some((ingester, windower))
+}
+
+/// Bilibili for the multi-process scenarios: the simulator with one busy room (20 commands/s)
+/// and an account `uid` whose SESSDATA the returned cookie file in `dir` holds, so an ingester
+/// logs in and identities are not masked.
+pub async fn simulated_room(
+    room: u64,
+    sessdata: &str,
+    uid: u64,
+    dir: &Path,
+) -> (bilipulse_sim::SimHandle, PathBuf) {
+    let mut cfg = bilipulse_sim::SimConfig::for_tests(&[bilipulse_sim::RoomSpec::new(
+        room,
+        bilipulse_sim::Profile::Busy,
+    )
+    .with_rate(20.0)]);
+    cfg.heartbeat_timeout_ms = 120_000;
+    cfg.accounts = vec![bilipulse_sim::Account {
+        sessdata: sessdata.into(),
+        uid,
+        uname: format!("account-{uid}"),
+    }];
+    let sim = bilipulse_sim::start(cfg).await.expect("simulator starts");
+    let cookie = dir.join("sessdata");
+    std::fs::write(&cookie, sessdata).expect("cookie file");
+    (sim, cookie)
 }
