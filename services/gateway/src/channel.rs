@@ -125,6 +125,11 @@ mod tests {
             assert_eq!(c.to_string(), name);
         }
         assert_eq!(Channel::parse("5s"), None);
+        assert_eq!(Channel::parse(""), None);
+    }
+
+    #[test]
+    fn all_lists_every_channel_once_and_index_finds_it() {
         for (i, c) in Channel::ALL.iter().enumerate() {
             assert_eq!(c.index(), Some(i));
         }
@@ -142,7 +147,6 @@ mod tests {
             (WINDOWS.len(), Kind::ALL.len()),
             "ALL is complete"
         );
-        assert_eq!(Channel::parse(""), None);
     }
 
     #[test]

@@ -13,9 +13,10 @@ struct ChannelSet(u16);
 const _: () = assert!(Channel::ALL.len() <= u16::BITS as usize);
 
 impl ChannelSet {
-    fn bit(channel: Channel) -> u16 {
-        // Channels come from `Channel::parse`, which only names channels of `ALL`.
-        channel.index().map_or(0, |i| 1 << i)
+    /// The channel's bit; `None` for a channel outside [`Channel::ALL`] (`Channel::parse` names
+    /// none such, so no client can ask for one).
+    fn bit(channel: Channel) -> Option<u16> {
+        channel.index().map(|i| 1 << i)
     }
 
     fn channels(self) -> impl Iterator<Item = Channel> {
@@ -37,10 +38,9 @@ pub struct Subscriptions {
 impl Subscriptions {
     /// Adds `topic`; false when it was there already.
     pub fn insert(&mut self, topic: Topic) -> bool {
-        let bit = ChannelSet::bit(topic.channel);
-        if bit == 0 {
+        let Some(bit) = ChannelSet::bit(topic.channel) else {
             return false;
-        }
+        };
         match self.rooms.binary_search_by_key(&topic.room, |(r, _)| *r) {
             Ok(i) => {
                 let set = &mut self.rooms[i].1;
@@ -57,12 +57,14 @@ impl Subscriptions {
 
     /// Removes `topic`; false when it was not there.
     pub fn remove(&mut self, topic: Topic) -> bool {
-        let bit = ChannelSet::bit(topic.channel);
+        let Some(bit) = ChannelSet::bit(topic.channel) else {
+            return false;
+        };
         let Ok(i) = self.rooms.binary_search_by_key(&topic.room, |(r, _)| *r) else {
             return false;
         };
         let set = &mut self.rooms[i].1;
-        let removed = bit != 0 && set.0 & bit != 0;
+        let removed = set.0 & bit != 0;
         set.0 &= !bit;
         if set.0 == 0 {
             self.rooms.remove(i);

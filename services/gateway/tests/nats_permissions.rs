@@ -24,7 +24,7 @@ use async_nats::jetstream;
 use bilipulse_proto::subject::{self, Window};
 use bilipulse_proto::{Kind, streams};
 use bilipulse_runtime::bus;
-use bilipulse_runtime::config::{NatsConfig, StreamOverrides};
+use bilipulse_runtime::config::NatsConfig;
 use bilipulse_testkit::NatsServer;
 use bilipulse_testkit::nats::free_port;
 use bilipulse_testkit::process::ServiceProcess;
@@ -33,6 +33,8 @@ use futures::StreamExt as _;
 use serde_json::json;
 
 const ROOM: u64 = 23_058_101;
+/// The room the gateway adds through POST /api/rooms.
+const ADDED_ROOM: u64 = 23_058_102;
 /// A room nobody observes: fake messages are aimed at it, so any that landed is found.
 const FAKE_ROOM: u64 = 999_000_111;
 const SESSDATA: &str = "perm%2Csessdata%2C6262";
@@ -46,6 +48,9 @@ const USERS: [(&str, &str); 5] = [
     ("reader", "test-pw-reader-91d"),
     ("admin", "test-pw-admin-d55"),
 ];
+
+/// The users whose refusals are checked (admin may do everything).
+const SERVICE_USERS: [&str; 4] = ["ingester", "windower", "gateway", "reader"];
 
 fn password(user: &str) -> &'static str {
     USERS
@@ -82,20 +87,15 @@ async fn js_as(nats: &NatsServer, user: &str) -> jetstream::Context {
 fn spawn_as(
     bin: &Path,
     user: &str,
-    dir: &Path,
-    nats: &NatsServer,
-    flags: &[(&str, String)],
+    world: &World,
+    mut flags: BTreeMap<String, String>,
 ) -> ServiceProcess {
-    let mut flags: BTreeMap<String, String> = flags
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), v.clone()))
-        .collect();
-    flags.insert("--nats-url".into(), nats.url());
+    flags.insert("--nats-url".into(), world.nats.url());
     flags.insert("--log".into(), "info".into());
     ServiceProcess::spawn_with_env(
         bin,
         user,
-        dir,
+        world.dir.path(),
         &flags,
         &[
             ("BILIPULSE_NATS_USER", user),
@@ -119,84 +119,54 @@ async fn holds(admin: &jetstream::Context, stream: &str, subject: &str) -> bool 
     s.get_last_raw_message_by_subject(subject).await.is_ok()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_service_user_does_its_job_and_nothing_else() {
-    let Some((ingester_bin, windower_bin)) = service_binaries() else {
-        return;
-    };
-    let env: Vec<(String, &str)> = USERS
-        .iter()
-        .map(|(u, p)| (format!("NATS_PASSWORD_{}", u.to_uppercase()), *p))
-        .collect();
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), *v)).collect();
-    let auth = auth_conf();
-    let Some(nats) = NatsServer::start_with_config("include ./auth.conf\n", &[&auth], &env) else {
-        return;
-    };
-    let dir = tempfile::Builder::new()
-        .prefix("nats-permissions-")
-        .tempdir()
-        .expect("temp dir");
-    let dir = dir.path();
+/// Whether JetStream stored and acknowledged a message `js` published on `subject`.
+async fn acked(js: &jetstream::Context, subject: &str) -> bool {
+    match js.publish(subject.to_owned(), "fake".into()).await {
+        Ok(ack) => ack.await.is_ok(),
+        Err(_) => false,
+    }
+}
 
-    // Without a password nobody gets in.
-    let anonymous = bus::connect(&NatsConfig::new(nats.url()), "anonymous").await;
-    assert!(anonymous.is_err(), "an anonymous client was let in");
+/// The services of the test, each under its own user.
+struct Services {
+    /// Held so the gateway runs until the test ends.
+    _gateway: ServiceProcess,
+    ingester: ServiceProcess,
+    windower: ServiceProcess,
+    /// The gateway's public address.
+    listen: SocketAddr,
+}
 
-    // The admin user sets up the bus as an operator's job would, and registers the room.
-    let admin = js_as(&nats, "admin").await;
-    bus::ensure_streams(&admin, &StreamOverrides::default())
-        .await
-        .expect("admin creates the streams");
-    let rooms = bus::ensure_bucket(&admin, &streams::ROOMS, &StreamOverrides::default())
-        .await
-        .expect("admin creates bili_rooms");
-    bilipulse_runtime::rooms::put(&rooms, ROOM, None, "permission test room")
-        .await
-        .expect("admin writes a desired room");
-
-    let (sim, cookie) = simulated_room(ROOM, SESSDATA, UID, dir).await;
-    let base = sim.http_base().to_string();
-
+/// Starts the gateway, an ingester of the simulated room and a windower under their users, and
+/// waits until each is ready (a refusal at start-up shows in the failure with the log).
+async fn start_services(
+    world: &World,
+    (ingester_bin, windower_bin): &(PathBuf, PathBuf),
+    sim_base: &str,
+    cookie: &Path,
+) -> Services {
     let listen = SocketAddr::from(([127, 0, 0, 1], free_port()));
     let gateway = spawn_as(
         env!("CARGO_BIN_EXE_bilipulse-gateway").as_ref(),
         "gateway",
-        dir,
-        &nats,
-        &[
+        world,
+        flags(&[
             ("--listen", listen.to_string()),
             ("--api-token", TOKEN.into()),
             ("--no-resolve", "true".into()),
-        ],
+        ]),
     );
     let ingester = spawn_as(
-        &ingester_bin,
+        ingester_bin,
         "ingester",
-        dir,
-        &nats,
-        &[
-            ("--id", "ing-0".into()),
-            ("--bili-api-base", base.clone()),
-            ("--bili-live-base", base),
-            ("--bili-ws-scheme", "ws".into()),
-            ("--bili-http-interval", "2ms".into()),
-            ("--bili-cookie-file", cookie.display().to_string()),
-            ("--bili-uid", UID.to_string()),
-            ("--status-interval", "1s".into()),
-        ],
+        world,
+        bilipulse_testkit::stack::logged_in_ingester_flags("ing-0", sim_base, cookie, UID),
     );
     let windower = spawn_as(
-        &windower_bin,
+        windower_bin,
         "windower",
-        dir,
-        &nats,
-        &[
-            ("--id", "w-0".into()),
-            ("--windows", "1s,1m".into()),
-            ("--lateness", "1s".into()),
-            ("--checkpoint-interval", "200ms".into()),
-        ],
+        world,
+        scenario_windower_flags("w-0"),
     );
     for (name, p) in [
         ("gateway", &gateway),
@@ -210,14 +180,24 @@ async fn each_service_user_does_its_job_and_nothing_else() {
                 Err(format!(
                     "log:\n{}\nviolations:\n{}",
                     p.log_tail(),
-                    violations(&nats).join("\n")
+                    violations(&world.nats).join("\n")
                 ))
             }
         })
         .await;
     }
+    Services {
+        _gateway: gateway,
+        ingester,
+        windower,
+        listen,
+    }
+}
 
-    // The whole chain works under the users: a summary of the room reaches a browser.
+/// Each service does its job under its user: a summary reaches a WebSocket client, the gateway
+/// adds a room, and `reader` reads summaries through JetStream and events by core subscription.
+async fn each_does_its_job(world: &World, services: &Services) {
+    let listen = services.listen;
     let mut client = WsClient::connect(&format!("ws://{listen}/ws")).await;
     client
         .request(json!({"op": "subscribe", "rooms": [ROOM], "channels": ["1s"], "history": true}))
@@ -226,17 +206,16 @@ async fn each_service_user_does_its_job_and_nothing_else() {
     assert!(
         reached.is_ok(),
         "no summary reached the WebSocket client; violations:\n{}\ningester:\n{}\nwindower:\n{}",
-        violations(&nats).join("\n"),
-        ingester.log_tail(),
-        windower.log_tail()
+        violations(&world.nats).join("\n"),
+        services.ingester.log_tail(),
+        services.windower.log_tail()
     );
-    eprintln!("a summary reached the browser");
 
     // The gateway writes desired rooms for POST /api/rooms.
     let added = reqwest::Client::new()
         .post(format!("http://{listen}/api/rooms"))
         .bearer_auth(TOKEN)
-        .json(&json!({"id": 23_058_102u64}))
+        .json(&json!({ "id": ADDED_ROOM }))
         .timeout(Duration::from_secs(10))
         .send()
         .await
@@ -247,8 +226,9 @@ async fn each_service_user_does_its_job_and_nothing_else() {
         added.status()
     );
     assert!(
-        rooms
-            .get("23058102")
+        world
+            .rooms
+            .get(ADDED_ROOM.to_string())
             .await
             .expect("bili_rooms readable")
             .is_some(),
@@ -256,7 +236,7 @@ async fn each_service_user_does_its_job_and_nothing_else() {
     );
 
     // Other tools read as `reader`: summaries through JetStream, events by core subscription.
-    let reader = js_as(&nats, "reader").await;
+    let reader = js_as(&world.nats, "reader").await;
     let summaries = reader
         .get_stream(streams::SUMMARY.name)
         .await
@@ -284,56 +264,42 @@ async fn each_service_user_does_its_job_and_nothing_else() {
         .await
         .expect("an event within the deadline")
         .expect("an event");
+}
 
-    eprintln!("the reader read summaries and events");
-    let before = violations(&nats);
-    assert!(
-        before.is_empty(),
-        "every service did its job without a refusal, but the server logged:\n{}",
-        before.join("\n")
-    );
-
-    // Now what each user must not do.
+/// Each service user is refused what is not its job; nothing refused lands, every stream stays,
+/// and the server logged each refusal.
+async fn each_is_refused_the_rest(world: &World) {
     let fake_event = subject::event(FAKE_ROOM, Kind::Danmaku);
     let fake_summary = subject::summary(FAKE_ROOM, Window::S1);
-    let mut refused = Vec::new();
-    for user in ["ingester", "windower", "gateway", "reader"] {
-        let js = js_as(&nats, user).await;
+    for user in SERVICE_USERS {
+        let js = js_as(&world.nats, user).await;
         if user != "ingester" {
-            let r = js.publish(fake_event.clone(), "fake".into()).await;
-            let acked = match r {
-                Ok(ack) => ack.await.is_ok(),
-                Err(_) => false,
-            };
-            assert!(!acked, "{user} published a fake event");
-            refused.push(format!("{user}: publish {fake_event}"));
+            assert!(
+                !acked(&js, &fake_event).await,
+                "{user} published a fake event"
+            );
         }
         if user != "windower" {
-            let r = js.publish(fake_summary.clone(), "fake".into()).await;
-            let acked = match r {
-                Ok(ack) => ack.await.is_ok(),
-                Err(_) => false,
-            };
-            assert!(!acked, "{user} published a fake summary");
-            refused.push(format!("{user}: publish {fake_summary}"));
+            assert!(
+                !acked(&js, &fake_summary).await,
+                "{user} published a fake summary"
+            );
         }
         if user != "gateway" {
-            let store = js.get_key_value(streams::ROOMS.bucket).await;
-            let wrote = match store {
+            let wrote = match js.get_key_value(streams::ROOMS.bucket).await {
                 Ok(s) => s.put(FAKE_ROOM.to_string(), "{}".into()).await.is_ok(),
                 Err(_) => false,
             };
             assert!(!wrote, "{user} wrote a desired room");
-            refused.push(format!("{user}: put bili_rooms"));
         }
         for stream in [streams::EVENTS.name, streams::SUMMARY.name] {
             assert!(
                 js.delete_stream(stream).await.is_err(),
                 "{user} deleted {stream}"
             );
-            refused.push(format!("{user}: delete {stream}"));
         }
-        // Another user's replies: subscribing is refused (logged; nothing arrives).
+        // Another user's replies: subscribing is refused (logged; nothing arrives). The
+        // gateway's own inbox is the gateway's to read, so its attempt is no refusal.
         let spy = js
             .client()
             .subscribe("_INBOX.gateway.>")
@@ -344,16 +310,18 @@ async fn each_service_user_does_its_job_and_nothing_else() {
     }
 
     // Nothing refused landed, and every stream is intact.
+    let admin = &world.js;
     assert!(
-        !holds(&admin, streams::EVENTS.name, &fake_event).await,
+        !holds(admin, streams::EVENTS.name, &fake_event).await,
         "a fake event landed"
     );
     assert!(
-        !holds(&admin, streams::SUMMARY.name, &fake_summary).await,
+        !holds(admin, streams::SUMMARY.name, &fake_summary).await,
         "a fake summary landed"
     );
     assert!(
-        rooms
+        world
+            .rooms
             .get(FAKE_ROOM.to_string())
             .await
             .expect("readable")
@@ -367,8 +335,8 @@ async fn each_service_user_does_its_job_and_nothing_else() {
             .unwrap_or_else(|e| panic!("{} still exists: {e}", spec.name));
     }
     // The server saw and refused each attempt (its log names the user and the subject).
-    let after = violations(&nats);
-    for user in ["ingester", "windower", "gateway", "reader"] {
+    let after = violations(&world.nats);
+    for user in SERVICE_USERS {
         assert!(
             after.iter().any(|l| l.contains(&format!("user:{user}\""))
                 && l.contains("Publish Violation")
@@ -385,6 +353,42 @@ async fn each_service_user_does_its_job_and_nothing_else() {
             );
         }
     }
-    eprintln!("refused, as expected: {}", refused.join("; "));
-    drop((gateway, ingester, windower, sim));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_service_user_does_its_job_and_nothing_else() {
+    let Some(binaries) = service_binaries() else {
+        return;
+    };
+    let env: Vec<(String, &str)> = USERS
+        .iter()
+        .map(|(u, p)| (format!("NATS_PASSWORD_{}", u.to_uppercase()), *p))
+        .collect();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    let auth = auth_conf();
+    let Some(nats) = NatsServer::start_with_config("include ./auth.conf\n", &[&auth], &env) else {
+        return;
+    };
+
+    // Without a password nobody gets in.
+    let anonymous = bus::connect(&NatsConfig::new(nats.url()), "anonymous").await;
+    assert!(anonymous.is_err(), "an anonymous client was let in");
+
+    // The admin user sets up the bus as an operator's job would, and registers the room.
+    let admin = config_for(&nats, "admin");
+    let world = World::on(nats, &admin).await;
+    world.add_room(ROOM, None).await;
+    let (sim, cookie) = simulated_room(ROOM, SESSDATA, UID, world.dir.path()).await;
+    let services = start_services(&world, &binaries, sim.http_base().as_str(), &cookie).await;
+
+    each_does_its_job(&world, &services).await;
+    let before = violations(&world.nats);
+    assert!(
+        before.is_empty(),
+        "every service did its job without a refusal, but the server logged:\n{}",
+        before.join("\n")
+    );
+
+    each_is_refused_the_rest(&world).await;
+    drop((services, sim));
 }

@@ -236,19 +236,15 @@ fn spawn_traced(
     bin: &Path,
     id: &str,
     dir: &Path,
-    flags: &[(&str, String)],
+    flags: &BTreeMap<String, String>,
     receiver: &Receiver,
 ) -> ServiceProcess {
-    let flags: BTreeMap<String, String> = flags
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), v.clone()))
-        .collect();
     let endpoint = receiver.endpoint();
     ServiceProcess::spawn_with_env(
         bin,
         id,
         dir,
-        &flags,
+        flags,
         &[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
             ("OTEL_BSP_SCHEDULE_DELAY", "200"),
@@ -285,13 +281,13 @@ async fn one_trace_spans_ingester_windower_and_gateway() {
         env!("CARGO_BIN_EXE_bilipulse-gateway").as_ref(),
         "gateway",
         dir,
-        &[
+        &flags(&[
             ("--nats-url", world.nats.url()),
             ("--listen", listen.to_string()),
             ("--log", "info".into()),
             ("--api-token", TOKEN.into()),
             ("--no-resolve", "true".into()),
-        ],
+        ]),
         &rx_gateway,
     );
     eventually("gateway ready", DEADLINE, async || {
@@ -315,37 +311,30 @@ async fn one_trace_spans_ingester_windower_and_gateway() {
     });
 
     let base = sim.http_base().to_string();
+    let mut ingester_flags =
+        bilipulse_testkit::stack::logged_in_ingester_flags("ing-0", &base, &cookie, UID);
+    ingester_flags.extend(flags(&[
+        ("--nats-url", world.nats.url()),
+        ("--trace-sample-ratio", "1".into()),
+        ("--log", "info".into()),
+    ]));
     let ingester = spawn_traced(
         &ingester_bin,
         "ingester",
         dir,
-        &[
-            ("--id", "ing-0".into()),
-            ("--nats-url", world.nats.url()),
-            ("--bili-api-base", base.clone()),
-            ("--bili-live-base", base),
-            ("--bili-ws-scheme", "ws".into()),
-            ("--bili-http-interval", "2ms".into()),
-            ("--bili-cookie-file", cookie.display().to_string()),
-            ("--bili-uid", UID.to_string()),
-            ("--status-interval", "1s".into()),
-            ("--trace-sample-ratio", "1".into()),
-            ("--log", "info".into()),
-        ],
+        &ingester_flags,
         &rx_ingester,
     );
+    let mut windower_flags = scenario_windower_flags("w-0");
+    windower_flags.extend(flags(&[
+        ("--nats-url", world.nats.url()),
+        ("--log", "info".into()),
+    ]));
     let windower = spawn_traced(
         &windower_bin,
         "windower",
         dir,
-        &[
-            ("--id", "w-0".into()),
-            ("--nats-url", world.nats.url()),
-            ("--windows", "1s,1m".into()),
-            ("--lateness", "1s".into()),
-            ("--checkpoint-interval", "200ms".into()),
-            ("--log", "info".into()),
-        ],
+        &windower_flags,
         &rx_windower,
     );
 

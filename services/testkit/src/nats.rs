@@ -54,7 +54,7 @@ impl NatsServer {
         env: &[(&str, &str)],
     ) -> Option<NatsServer> {
         let bin = crate::require("nats-server", crate::tools::nats_server())?;
-        let mut s = Self::spawn_inert(
+        let mut s = Self::unstarted(
             bin,
             "test".into(),
             free_port(),
@@ -81,13 +81,13 @@ impl NatsServer {
         monitor_port: u16,
         extra_conf: String,
     ) -> NatsServer {
-        let mut s = Self::spawn_inert(bin, name, client_port, monitor_port, extra_conf);
+        let mut s = Self::unstarted(bin, name, client_port, monitor_port, extra_conf);
         s.launch();
         s
     }
 
-    /// A server not started yet.
-    fn spawn_inert(
+    /// A server with its own directory, not started yet.
+    fn unstarted(
         bin: PathBuf,
         name: String,
         client_port: u16,
@@ -215,20 +215,13 @@ impl NatsCluster {
             let extra = format!(
                 "cluster {{ name: bilipulse-test, listen: 127.0.0.1:{route}, routes: [{route_list}] }}"
             );
-            let dir = tempfile::Builder::new()
-                .prefix("bilipulse-nats-")
-                .tempdir()
-                .expect("temp dir");
-            let mut s = NatsServer {
-                bin: bin.clone(),
-                dir,
-                client_port: free_port(),
-                monitor_port: free_port(),
-                extra_conf: extra,
-                env: Vec::new(),
-                name: format!("n{}", i + 1),
-                child: None,
-            };
+            let mut s = NatsServer::unstarted(
+                bin.clone(),
+                format!("n{}", i + 1),
+                free_port(),
+                free_port(),
+                extra,
+            );
             s.launch_no_wait();
             nodes.push(s);
         }

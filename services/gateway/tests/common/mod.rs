@@ -75,7 +75,14 @@ impl World {
     /// Starts NATS with the bus's streams, or `None` (nats-server missing: test skipped).
     pub async fn start() -> Option<World> {
         let nats = NatsServer::start()?;
-        let client = bus::connect(&NatsConfig::new(nats.url()), "scenario")
+        let client = NatsConfig::new(nats.url());
+        Some(World::on(nats, &client).await)
+    }
+
+    /// The world on a server already started, the scenario's own client connecting with
+    /// `client` (a user allowed to create the bus's streams and write desired rooms).
+    pub async fn on(nats: NatsServer, client: &NatsConfig) -> World {
+        let client = bus::connect(client, "scenario")
             .await
             .expect("test client connects");
         let js = bus::jetstream(client);
@@ -89,12 +96,12 @@ impl World {
             .prefix("gateway-test-")
             .tempdir()
             .expect("temp dir");
-        Some(World {
+        World {
             nats,
             js,
             rooms,
             dir,
-        })
+        }
     }
 
     /// Adds a desired room.
@@ -408,4 +415,23 @@ pub async fn simulated_room(
     let cookie = dir.join("sessdata");
     std::fs::write(&cookie, sessdata).expect("cookie file");
     (sim, cookie)
+}
+
+/// Flags for a [`ServiceProcess`] from `(flag, value)` pairs.
+pub fn flags(pairs: &[(&str, String)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect()
+}
+
+/// The flags of the multi-process scenarios' windower `id`: `1s` and `1m` windows closed one
+/// second late, checkpoints every 200 ms. Where it reads (`--nats-url`) is the caller's.
+pub fn scenario_windower_flags(id: &str) -> BTreeMap<String, String> {
+    flags(&[
+        ("--id", id.to_owned()),
+        ("--windows", "1s,1m".into()),
+        ("--lateness", "1s".into()),
+        ("--checkpoint-interval", "200ms".into()),
+    ])
 }
