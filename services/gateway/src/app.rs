@@ -41,6 +41,8 @@ pub struct ConnectionSettings {
     pub read_buffer: usize,
     /// WebSocket write buffer.
     pub write_buffer: usize,
+    /// Least time between two socket writes while frames keep coming.
+    pub write_interval: Duration,
 }
 
 /// The shared state of every handler: one allocation, so a clone (one per request, one held by

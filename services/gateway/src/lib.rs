@@ -148,6 +148,7 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), GatewayError>
             max_frame_bytes: a.max_frame_bytes,
             read_buffer: a.ws_read_buffer,
             write_buffer: a.ws_write_buffer,
+            write_interval: a.write_interval,
         },
         slots: Arc::new(Semaphore::new(a.max_connections)),
         metrics,

@@ -10,7 +10,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 async fn main() -> anyhow::Result<()> {
     bilipulse_runtime::telemetry::install_crypto_provider();
     let config = bilipulse_gateway::Config::parse();
-    if config.check_config {
+    if config.runtime.check_config {
         config.access.token().context("reading --api-token-file")?;
         println!("{config:#?}");
         return Ok(());

@@ -163,7 +163,13 @@ async fn write(sink: &mut SplitSink<WebSocket, Message>, queue: &ClientQueue, ap
         app.conn.ping_interval,
     );
     ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    // The earliest moment of the next write: one write interval after the last one. A full
+    // batch does not wait; after a quiet spell the moment is in the past and nothing waits.
+    let mut next_write = Instant::now();
     loop {
+        if queue.len() < WRITE_BATCH && next_write > Instant::now() {
+            tokio::time::sleep_until(next_write).await;
+        }
         let batch = tokio::select! {
             b = queue.next(WRITE_BATCH) => b,
             _ = ping.tick() => {
@@ -199,6 +205,7 @@ async fn write(sink: &mut SplitSink<WebSocket, Message>, queue: &ClientQueue, ap
                 return Ending::Closed(CloseReason::TooSlow);
             }
         }
+        next_write = Instant::now() + app.conn.write_interval;
         app.metrics.writes.inc();
         app.metrics.frames.inc_by(n);
         if n > 1 {

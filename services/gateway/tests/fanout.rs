@@ -169,6 +169,40 @@ async fn a_topic_is_read_once_and_released_when_its_last_client_leaves() {
     .await;
 }
 
+/// With `--write-interval`, messages arriving within one interval of the last write go out
+/// together in the next one: a burst costs one socket write, not one per message, and arrives
+/// complete and in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_within_the_write_interval_goes_out_in_one_write() {
+    let Some(world) = World::start().await else {
+        return;
+    };
+    world.add_room(ROOM, None).await;
+    // Long enough that publishing the burst (each awaited for its ack) fits well inside it.
+    let gw = world.gateway("gw", &[("--write-interval", "3s")]).await;
+    let mut c = WsClient::connect(&gw.ws_url()).await;
+    c.request(json!({"op": "subscribe", "rooms": [ROOM], "channels": ["danmaku"]}))
+        .await;
+    c.until(|v| v["type"] == "subscribed").await;
+    let writes = gw.metric("bilipulse_gateway_writes_total").await;
+    let frames = gw.metric("bilipulse_gateway_frames_total").await;
+    const BURST: u64 = 30;
+    let mut seqs = Vec::new();
+    for n in 0..BURST {
+        seqs.push(world.publish_danmaku(ROOM, n, "冲").await);
+    }
+    let got = read_through(&mut c, "danmaku", *seqs.last().unwrap()).await;
+    let live: Vec<u64> = seqs_of(&got, ROOM, "danmaku")
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect();
+    assert_eq!(live, seqs, "every message, in order");
+    let wrote = gw.metric("bilipulse_gateway_writes_total").await - writes;
+    let sent = gw.metric("bilipulse_gateway_frames_total").await - frames;
+    assert!(sent >= BURST as f64, "{sent} frames");
+    assert!(wrote <= 2.0, "{BURST} messages took {wrote} writes");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_client_gets_lag_and_loses_nothing_silently_while_a_fast_one_misses_nothing() {
     let Some(world) = World::start().await else {

@@ -5,6 +5,14 @@ use clap::Parser;
 async fn main() -> anyhow::Result<()> {
     bilipulse_runtime::telemetry::install_crypto_provider();
     let config = bilipulse_ingester::Config::parse();
+    if config.runtime.check_config {
+        config
+            .bilibili
+            .resolver()
+            .context("the Bilibili login (--bili-cookie-file)")?;
+        println!("{config:#?}");
+        return Ok(());
+    }
     let _telemetry = bilipulse_runtime::telemetry::init("bilipulse-ingester", &config.runtime.log)?;
     let shutdown = bilipulse_runtime::shutdown::Shutdown::on_signals()
         .context("installing signal handlers")?;

@@ -53,6 +53,12 @@ pub struct Args {
     /// Deployment choices for the bus streams.
     #[command(flatten)]
     pub streams: StreamOverrides,
+
+    /// Parse every flag and environment variable, check what can be checked without the
+    /// network (files named by flags are readable), print the effective configuration with
+    /// secrets hidden, and exit: 0 when valid. For CI, images and manifests' dry runs.
+    #[arg(long, help_heading = "Admin")]
+    pub check_config: bool,
 }
 
 /// How to reach NATS. Its `Debug` output hides the password, so logging the config is safe.
@@ -281,6 +287,15 @@ pub fn replica_id(explicit: Option<&str>, service: &str) -> String {
 /// Parses a duration such as `7d`, `24h`, `1h30m`, `90s` or `250ms` (humantime's syntax),
 /// refusing zero, which NATS would read as "forever".
 pub fn parse_duration(s: &str) -> Result<Duration, DurationError> {
+    let d = parse_duration_or_zero(s)?;
+    if d.is_zero() {
+        return Err(DurationError::Zero);
+    }
+    Ok(d)
+}
+
+/// [`parse_duration`] for settings where zero means "off" (`0s`).
+pub fn parse_duration_or_zero(s: &str) -> Result<Duration, DurationError> {
     let s = s.trim();
     if s.is_empty() {
         return Err(DurationError::Empty);
@@ -289,9 +304,6 @@ pub fn parse_duration(s: &str) -> Result<Duration, DurationError> {
         humantime::DurationError::NumberOverflow => DurationError::TooLarge(s.to_owned()),
         _ => DurationError::Malformed(s.to_owned()),
     })?;
-    if d.is_zero() {
-        return Err(DurationError::Zero);
-    }
     Ok(d)
 }
 

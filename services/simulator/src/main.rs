@@ -23,6 +23,11 @@ struct Cli {
     /// configured traffic without sockets and print the achieved rate (JSON).
     #[arg(long, env = "BILIPULSE_SIM_BENCH_SECONDS")]
     bench_seconds: Option<f64>,
+
+    /// Parse every flag and environment variable, print the effective configuration and exit
+    /// (0 when valid).
+    #[arg(long)]
+    check_config: bool,
 }
 
 fn init_logging(format: &str) {
@@ -39,6 +44,10 @@ fn init_logging(format: &str) {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if cli.check_config {
+        println!("{:#?}", cli.sim);
+        return Ok(());
+    }
     init_logging(&cli.log_format);
     if let Some(secs) = cli.bench_seconds {
         let report =
