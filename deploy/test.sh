@@ -34,4 +34,17 @@ else
     run cargo test --workspace --locked
 fi
 
+# The image, as far as this machine can take it: built with podman from the binaries just
+# tested, each binary run from it, and the local-sim overlay played from it until summaries
+# flow (deploy/image.sh). Needs root (podman, apt); BILIPULSE_IMAGE_TESTS=0 skips it outside CI.
+in_ci() { [[ -n "${CI:-}" && "${CI}" != "false" && "${CI}" != "0" ]]; }
+if [[ ${BILIPULSE_IMAGE_TESTS:-1} == 0 ]] && ! in_ci; then
+    printf '\nSKIPPED: the image checks (BILIPULSE_IMAGE_TESTS=0)\n' >&2
+elif [[ $EUID -ne 0 ]] && ! in_ci; then
+    printf '\nSKIPPED: the image checks need root for podman (BILIPULSE_IMAGE_TESTS=0 silences this)\n' >&2
+else
+    run cargo build --workspace --bins --locked
+    run bash deploy/image.sh all
+fi
+
 printf '\nall checks passed in %ds\n' "$((SECONDS - START))" >&2
