@@ -9,12 +9,38 @@ use tokio::process::Command;
 use crate::error::StackError;
 use crate::plan::Plan;
 
-/// The rooms to register: with the simulator, every room it plays (short ids where it has
-/// them, resolved by the CLI as a user's would be); with `--bilibili`, the given ones.
-pub async fn rooms(plan: &Plan, http: &reqwest::Client) -> Result<Vec<String>, StackError> {
+/// The rooms to register, split by whether the CLI resolves them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rooms {
+    /// Short ids (kept as aliases) and, with `--bilibili`, every given id: resolved through
+    /// Bilibili's API (or the simulator's), one request a second, as a user's would be.
+    pub resolved: Vec<String>,
+    /// Real ids of the simulator's rooms without a short id: registered as they are, so that
+    /// a stack of a thousand generated rooms does not spend a thousand seconds resolving them.
+    pub real: Vec<String>,
+}
+
+impl Rooms {
+    /// How many.
+    pub fn len(&self) -> usize {
+        self.resolved.len() + self.real.len()
+    }
+
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The rooms to register: with the simulator, every room it plays; with `--bilibili`, the
+/// given ones.
+pub async fn rooms(plan: &Plan, http: &reqwest::Client) -> Result<Rooms, StackError> {
     let args = plan.args();
     if args.bilibili {
-        return Ok(args.bilibili_rooms.clone());
+        return Ok(Rooms {
+            resolved: args.bilibili_rooms.clone(),
+            real: Vec::new(),
+        });
     }
     #[derive(serde::Deserialize)]
     struct Listing {
@@ -36,11 +62,14 @@ pub async fn rooms(plan: &Plan, http: &reqwest::Client) -> Result<Vec<String>, S
         .json()
         .await
         .map_err(http_err)?;
-    Ok(listing
-        .rooms
-        .iter()
-        .map(|r| r.short_id.unwrap_or(r.room).to_string())
-        .collect())
+    let mut rooms = Rooms::default();
+    for r in listing.rooms {
+        match r.short_id {
+            Some(short) => rooms.resolved.push(short.to_string()),
+            None => rooms.real.push(r.room.to_string()),
+        }
+    }
+    Ok(rooms)
 }
 
 fn cli(plan: &Plan) -> Command {
@@ -57,23 +86,34 @@ fn cli(plan: &Plan) -> Command {
     cmd
 }
 
-/// `bilipulse rooms add <rooms> --label local-sim`.
-pub async fn register(plan: &Plan, rooms: &[String]) -> Result<(), StackError> {
+/// `bilipulse rooms add <short ids> --label local-sim`, then `bilipulse rooms add --no-resolve
+/// <real ids> --label local-sim`.
+pub async fn register(plan: &Plan, rooms: &Rooms) -> Result<(), StackError> {
     let label = if plan.args().bilibili {
         "local-bilibili"
     } else {
         "local-sim"
     };
-    let out = cli(plan)
-        .args(["rooms", "add"])
-        .args(rooms)
-        .args(["--label", label])
-        .output()
-        .await
-        .map_err(|e| StackError::Cli {
-            step: "registering the rooms",
-            detail: e.to_string(),
-        })?;
+    for (ids, resolve) in [(&rooms.resolved, true), (&rooms.real, false)] {
+        if !ids.is_empty() {
+            add(plan, ids, resolve, label).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn add(plan: &Plan, ids: &[String], resolve: bool, label: &str) -> Result<(), StackError> {
+    let mut cmd = cli(plan);
+    cmd.args(["rooms", "add"])
+        .args(ids)
+        .args(["--label", label]);
+    if !resolve {
+        cmd.arg("--no-resolve");
+    }
+    let out = cmd.output().await.map_err(|e| StackError::Cli {
+        step: "registering the rooms",
+        detail: e.to_string(),
+    })?;
     if !out.status.success() {
         return Err(StackError::Cli {
             step: "registering the rooms",

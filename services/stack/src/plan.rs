@@ -251,6 +251,9 @@ impl Plan {
             env.insert("BILIPULSE_BILI_API_BASE".into(), base.clone());
             env.insert("BILIPULSE_BILI_LIVE_BASE".into(), base);
             env.insert("BILIPULSE_BILI_WS_SCHEME".into(), "ws".into());
+            // Spacing of HTTP calls, one a second against Bilibili's per-address limits; the
+            // simulator has none, and a stack of many rooms would take minutes to connect.
+            env.insert("BILIPULSE_BILI_HTTP_INTERVAL".into(), "10ms".into());
         }
         env
     }

@@ -38,6 +38,8 @@ fn up_args(base: u16, bin_dir: &Path, nats: &Path, data: &Path) -> Vec<String> {
         ("--sim-addr", format!("127.0.0.1:{}", base + 152)),
         ("--gateway-addr", format!("127.0.0.1:{}", base + 153)),
         ("--stop-grace", "20s".into()),
+        // Generated rooms have no short id: registered by real id, without resolving.
+        ("--rooms", "3".into()),
         ("--log-format", "json".into()),
     ];
     std::iter::once("up".to_owned())
@@ -119,6 +121,22 @@ async fn kill_scale_and_stop_like_kubernetes() {
         }
     })
     .await;
+    let ls = Command::new(bin_dir.join("bilipulse"))
+        .args([
+            "rooms",
+            "ls",
+            "--json",
+            "--nats-url",
+            &format!("nats://127.0.0.1:{}", base + 150),
+        ])
+        .output()
+        .unwrap();
+    let registered = String::from_utf8_lossy(&ls.stdout).lines().count();
+    assert_eq!(
+        registered,
+        5 + 3,
+        "the named rooms and the generated ones: {ls:?}"
+    );
     let before = processes(base).await.unwrap();
     let names: Vec<&str> = before.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(
