@@ -50,3 +50,18 @@ pub fn logged_in_ingester(
     );
     args
 }
+
+/// The flags (flag → value) of the multi-process scenarios' windower `id`: `1s` and `1m`
+/// windows closed one second late, checkpoints every 200 ms. Where it reads (`--nats-url`) and
+/// its admin port are the caller's.
+pub fn scenario_windower_flags(id: &str) -> BTreeMap<String, String> {
+    [
+        ("--id", id),
+        ("--windows", "1s,1m"),
+        ("--lateness", "1s"),
+        ("--checkpoint-interval", "200ms"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}

@@ -63,6 +63,14 @@ pub enum CheckpointError {
     },
 }
 
+impl CheckpointError {
+    /// Whether asking again may succeed: JetStream could not be asked (timeouts, no
+    /// responders while its leaders move), as opposed to a checkpoint that cannot be used.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, CheckpointError::Read { .. })
+    }
+}
+
 /// What is wrong with a stored checkpoint.
 #[derive(Debug, Error)]
 pub enum CorruptKind {

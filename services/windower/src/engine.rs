@@ -227,7 +227,18 @@ impl Engine {
     /// Loads `group` from its checkpoint (or starts it fresh) and applies its rooms' latest
     /// statuses.
     pub(crate) async fn acquire(&mut self, group: KeyGroup) -> Result<Owned, EngineError> {
-        let (mut state, head_seq, bytes) = match checkpoint::load(&self.summaries, group).await? {
+        // A JetStream that is moving leaders (a node lost, a cluster forming) answers "no
+        // responders" or times out for seconds: retried, as at start-up, instead of ending the
+        // windower over a transient error; an unusable checkpoint fails at once.
+        let summaries = &self.summaries;
+        let loaded = bilipulse_runtime::startup::retry(
+            "reading a key group's checkpoint",
+            &bilipulse_runtime::shutdown::Shutdown::new(),
+            |e: &checkpoint::CheckpointError| !e.is_transient(),
+            || checkpoint::load(summaries, group),
+        )
+        .await?;
+        let (mut state, head_seq, bytes) = match loaded {
             Some(l) => (l.state, l.head_seq, l.bytes),
             None => {
                 let start = match self.cfg.start {

@@ -19,6 +19,8 @@ use bilipulse_runtime::config::{NatsConfig, StreamOverrides};
 use bilipulse_testkit::NatsServer;
 use bilipulse_testkit::nats::free_port;
 use bilipulse_testkit::process::ServiceProcess;
+#[allow(unused_imports)] // used by the multi-process scenarios only
+pub use bilipulse_testkit::stack::scenario_windower_flags;
 pub use bilipulse_testkit::wait::{converge, eventually};
 use futures::{SinkExt as _, StreamExt as _};
 use serde_json::Value;
@@ -423,15 +425,4 @@ pub fn flags(pairs: &[(&str, String)]) -> BTreeMap<String, String> {
         .iter()
         .map(|(k, v)| ((*k).to_owned(), v.clone()))
         .collect()
-}
-
-/// The flags of the multi-process scenarios' windower `id`: `1s` and `1m` windows closed one
-/// second late, checkpoints every 200 ms. Where it reads (`--nats-url`) is the caller's.
-pub fn scenario_windower_flags(id: &str) -> BTreeMap<String, String> {
-    flags(&[
-        ("--id", id.to_owned()),
-        ("--windows", "1s,1m".into()),
-        ("--lateness", "1s".into()),
-        ("--checkpoint-interval", "200ms".into()),
-    ])
 }

@@ -50,8 +50,10 @@ pub fn rooms(n: usize, rate: f64) -> Vec<RoomSpec> {
 
 /// NATS, the simulator and a client of our own.
 pub struct World {
-    /// The NATS server (restartable).
+    /// The NATS server (restartable); in a clustered world, the first node.
     pub nats: NatsServer,
+    /// The other nodes of a clustered world ([`World::start_clustered`]); none otherwise.
+    pub others: Vec<NatsServer>,
     /// The simulator, in-process.
     pub sim: SimHandle,
     /// A JetStream context for inspecting streams.
@@ -69,6 +71,27 @@ impl World {
     /// serving `specs`. Rooms are not added to `bili_rooms` yet.
     pub async fn start(specs: &[RoomSpec]) -> Option<World> {
         let nats = NatsServer::start()?;
+        Some(World::on(nats, Vec::new(), StreamOverrides::default(), specs).await)
+    }
+
+    /// [`World::start`] on an `n`-node NATS cluster, every stream and bucket replicated on
+    /// all nodes (`--stream-replicas n`: give the services [`World::stream_flags`]).
+    pub async fn start_clustered(specs: &[RoomSpec], n: usize) -> Option<World> {
+        let mut nodes = bilipulse_testkit::NatsCluster::start(n)?.nodes;
+        let first = nodes.remove(0);
+        let o = StreamOverrides {
+            stream_replicas: Some(n as u8),
+            ..StreamOverrides::default()
+        };
+        Some(World::on(first, nodes, o, specs).await)
+    }
+
+    async fn on(
+        nats: NatsServer,
+        others: Vec<NatsServer>,
+        o: StreamOverrides,
+        specs: &[RoomSpec],
+    ) -> World {
         let mut cfg = SimConfig::for_tests(specs);
         // The ingester heartbeats every 30 s as Bilibili wants; the test default (5 s) would
         // cut every connection.
@@ -79,11 +102,15 @@ impl World {
             uname: "scenario".into(),
         }];
         let sim = bilipulse_sim::start(cfg).await.expect("simulator starts");
-        let client = bus::connect(&NatsConfig::new(nats.url()), "scenario")
+        let url = std::iter::once(&nats)
+            .chain(&others)
+            .map(NatsServer::url)
+            .collect::<Vec<_>>()
+            .join(",");
+        let client = bus::connect(&NatsConfig::new(url), "scenario")
             .await
             .expect("test client connects");
         let js = bus::jetstream(client);
-        let o = StreamOverrides::default();
         bus::ensure_streams(&js, &o).await.expect("streams");
         let rooms_kv = bus::ensure_bucket(&js, &streams::ROOMS, &o)
             .await
@@ -91,19 +118,37 @@ impl World {
         let members_kv = bus::ensure_bucket(&js, &streams::MEMBERS, &o)
             .await
             .expect("bili_members");
+        if !others.is_empty() {
+            every_stream_has_a_leader(&js).await;
+        }
         let dir = tempfile::Builder::new()
             .prefix("ingester-test-")
             .tempdir()
             .expect("temp dir");
         std::fs::write(dir.path().join("sessdata"), SESSDATA).expect("cookie file");
-        Some(World {
+        World {
             nats,
+            others,
             sim,
             js,
             rooms_kv,
             members_kv,
             dir,
-        })
+        }
+    }
+
+    /// Every node's client URL, comma separated (what the services connect to).
+    pub fn url(&self) -> String {
+        std::iter::once(&self.nats)
+            .chain(&self.others)
+            .map(NatsServer::url)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// `--stream-replicas` for the services of this world: one per node.
+    pub fn stream_flags(&self) -> (&'static str, String) {
+        ("--stream-replicas", (1 + self.others.len()).to_string())
     }
 
     /// Every room the simulator serves, by real id.
@@ -137,7 +182,8 @@ impl World {
 
     /// Starts an ingester process with the test timers, plus `overrides` (flag → value).
     pub fn ingester(&self, id: &str, overrides: &[(&str, &str)]) -> Ingester {
-        let url = self.nats.url();
+        let url = self.url();
+        let (replicas_flag, replicas) = self.stream_flags();
         let base = self.sim.http_base().to_string();
         let cookie = self.dir.path().join("sessdata").display().to_string();
         let uid = UID.to_string();
@@ -155,6 +201,7 @@ impl World {
             ("--member-ttl", &ttl),
             ("--status-interval", "1s"),
             ("--handover-timeout", "10s"),
+            (replicas_flag, &replicas),
         ];
         // Later entries win: the overrides replace the defaults.
         let flags = defaults
@@ -268,12 +315,22 @@ impl World {
 
     /// Messages in BILI_EVENTS so far (its last sequence).
     pub async fn events_last_seq(&self) -> u64 {
+        self.try_events_last_seq().await.expect("BILI_EVENTS info")
+    }
+
+    /// [`World::events_last_seq`], or why JetStream did not answer (in a cluster, while its
+    /// leaders move after a node was lost).
+    pub async fn try_events_last_seq(&self) -> Result<u64, String> {
         let mut s = self
             .js
             .get_stream(streams::EVENTS.name)
             .await
-            .expect("BILI_EVENTS");
-        s.info().await.expect("stream info").state.last_sequence
+            .map_err(|e| e.to_string())?;
+        Ok(s.info()
+            .await
+            .map_err(|e| e.to_string())?
+            .state
+            .last_sequence)
     }
 
     /// Every message of BILI_EVENTS, decoded.
@@ -609,14 +666,43 @@ fn first<K: std::fmt::Debug, V: std::fmt::Debug>(m: &BTreeMap<K, V>) -> Vec<Stri
         .collect()
 }
 
+/// Waits until every stream (and bucket) of a cluster has an elected leader: right after an
+/// R3 stream is created, a write can still find no stream to take it.
+async fn every_stream_has_a_leader(js: &jetstream::Context) {
+    converge("every stream to have a leader", DEADLINE, async || {
+        let names: Vec<String> = js
+            .stream_names()
+            .try_collect()
+            .await
+            .map_err(|e| e.to_string())?;
+        for name in names {
+            let mut stream = js.get_stream(&name).await.map_err(|e| e.to_string())?;
+            let info = stream.info().await.map_err(|e| e.to_string())?;
+            if info
+                .cluster
+                .as_ref()
+                .and_then(|c| c.leader.as_ref())
+                .is_none()
+            {
+                return Err(format!("{name} has no leader yet"));
+            }
+        }
+        Ok(())
+    })
+    .await;
+}
+
 /// Waits until `n` more events are in BILI_EVENTS: traffic flows through whatever just
 /// happened.
 pub async fn more_events(world: &World, n: u64) {
-    let target = world.events_last_seq().await + n;
+    let start = converge("BILI_EVENTS to answer", DEADLINE, async || {
+        world.try_events_last_seq().await
+    })
+    .await;
     eventually(
         &format!("{n} more events in BILI_EVENTS"),
         DEADLINE,
-        async || (world.events_last_seq().await >= target).then_some(()),
+        async || (world.try_events_last_seq().await.ok()? >= start + n).then_some(()),
     )
     .await;
 }
