@@ -15,13 +15,25 @@ use bilipulse_testkit::wait::converge;
 const STACK: &str = env!("CARGO_BIN_EXE_bilipulse-stack");
 
 /// A block of 200 ports in 20000..28000, below the ephemeral range where the other tests'
-/// servers bind, all free now: the stack's layout takes base..base+120 for admin ports and
-/// base+150.. for the rest. `salt` keeps the tests of one process apart.
-fn port_block(salt: u32) -> u16 {
+/// servers bind: the stack's layout takes base..base+120 for admin ports and base+150.. for
+/// the rest. A block is this test's while it holds the block's lock file (tests run in
+/// parallel, in one process or in several), and taken only if all its ports are free now.
+struct PortBlock {
+    base: u16,
+    _lock: std::fs::File,
+}
+
+fn port_block() -> PortBlock {
+    let dir = std::env::temp_dir().join("bilipulse-stack-test-ports");
+    std::fs::create_dir_all(&dir).expect("lock directory");
     (0..40u32)
-        .map(|k| 20_000 + ((std::process::id() + salt * 20 + k) % 40) as u16 * 200)
-        .find(|&base| {
-            (base..base + 200).all(|p| TcpListener::bind((Ipv4Addr::LOCALHOST, p)).is_ok())
+        .map(|k| 20_000 + ((std::process::id() + k) % 40) as u16 * 200)
+        .find_map(|base| {
+            let lock = std::fs::File::create(dir.join(format!("{base}.lock"))).ok()?;
+            lock.try_lock().ok()?;
+            (base..base + 200)
+                .all(|p| TcpListener::bind((Ipv4Addr::LOCALHOST, p)).is_ok())
+                .then_some(PortBlock { base, _lock: lock })
         })
         .expect("a free block of 200 ports in 20000..28000")
 }
@@ -100,7 +112,8 @@ async fn kill_scale_and_stop_like_kubernetes() {
         return;
     };
     let data = tempfile::tempdir().unwrap();
-    let base = port_block(0);
+    let block = port_block();
+    let base = block.base;
     let out_path = data.path().join("stack.out");
     let out = std::fs::File::create(&out_path).unwrap();
     let mut stack = Command::new(STACK)
@@ -249,7 +262,8 @@ async fn a_busy_port_is_named_with_its_holder_before_anything_starts() {
         return;
     };
     let data = tempfile::tempdir().unwrap();
-    let base = port_block(1);
+    let block = port_block();
+    let base = block.base;
     let gateway = TcpListener::bind((Ipv4Addr::LOCALHOST, base + 153)).unwrap();
     let out = Command::new(STACK)
         .args(up_args(base, &bin_dir, &nats, data.path()))
@@ -268,4 +282,71 @@ async fn a_busy_port_is_named_with_its_holder_before_anything_starts() {
         !data.path().join("logs").exists(),
         "nothing was started or prepared"
     );
+}
+
+/// A script that starts the stack in the background (`bash -c '… &'`) hands it SIGINT ignored,
+/// which a shell script cannot undo (the old deploy/run.sh kept running, and so did its
+/// children). The stack installs its own handler: SIGINT stops it, in order, with status 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_stops_a_stack_that_a_script_started_in_the_background() {
+    let Some((bin_dir, nats)) = binaries() else {
+        return;
+    };
+    let data = tempfile::tempdir().unwrap();
+    let block = port_block();
+    let base = block.base;
+    let out_path = data.path().join("stack.out");
+    let args = up_args(base, &bin_dir, &nats, &data.path().join("data")).join(" ");
+    let script = format!(
+        "{STACK} {args} >{} 2>&1 & echo $!; wait $!",
+        out_path.display()
+    );
+    let mut sh = Command::new("bash")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pid = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(sh.stdout.take().unwrap()),
+        &mut pid,
+    )
+    .unwrap();
+    let pid: i32 = pid.trim().parse().expect("the background job's pid");
+    let output = || std::fs::read_to_string(&out_path).unwrap_or_default();
+    converge("the stack's banner", Duration::from_secs(120), async || {
+        if output().contains("bilipulse is running") {
+            Ok(())
+        } else {
+            Err(output())
+        }
+    })
+    .await;
+    let running: Vec<u32> = processes(base)
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|s| s.pid)
+        .collect();
+    assert_eq!(running.len(), 6);
+
+    let stack = rustix::process::Pid::from_raw(pid).expect("pid");
+    rustix::process::kill_process(stack, rustix::process::Signal::INT).expect("SIGINT");
+    let status = tokio::task::spawn_blocking(move || sh.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        status.success(),
+        "the stack's exit status, through `wait`: {status}"
+    );
+    assert!(
+        output().contains("stopping (ingesters first)"),
+        "{}",
+        output()
+    );
+    for pid in running {
+        assert!(!alive(pid), "pid {pid} outlived the stack");
+    }
 }
