@@ -110,20 +110,7 @@ async fn add(plan: &Plan, ids: &[String], resolve: bool, label: &str) -> Result<
     if !resolve {
         cmd.arg("--no-resolve");
     }
-    let out = cmd.output().await.map_err(|e| StackError::Cli {
-        step: "registering the rooms",
-        detail: e.to_string(),
-    })?;
-    if !out.status.success() {
-        return Err(StackError::Cli {
-            step: "registering the rooms",
-            detail: format!(
-                "{}: {}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim()
-            ),
-        });
-    }
+    succeeded("registering the rooms", cmd.output().await)?;
     Ok(())
 }
 
@@ -142,21 +129,8 @@ pub async fn first_summary(plan: &Plan, within: Duration) -> Result<String, Stac
         .map_err(|_| StackError::NoSummary {
             within,
             logs: plan.files().logs.clone(),
-        })?
-        .map_err(|e| StackError::Cli {
-            step: "watching for summaries",
-            detail: e.to_string(),
         })?;
-    if !out.status.success() {
-        return Err(StackError::Cli {
-            step: "watching for summaries",
-            detail: format!(
-                "{}: {}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim()
-            ),
-        });
-    }
+    let out = succeeded("watching for summaries", out)?;
     #[derive(serde::Deserialize)]
     struct Line {
         subject: String,
@@ -166,4 +140,26 @@ pub async fn first_summary(plan: &Plan, within: Duration) -> Result<String, Stac
         detail: format!("unexpected output ({e})"),
     })?;
     Ok(line.subject)
+}
+
+/// The output of a CLI step that ran and exited 0, or why not.
+fn succeeded(
+    step: &'static str,
+    out: std::io::Result<std::process::Output>,
+) -> Result<std::process::Output, StackError> {
+    let out = out.map_err(|e| StackError::Cli {
+        step,
+        detail: e.to_string(),
+    })?;
+    if !out.status.success() {
+        return Err(StackError::Cli {
+            step,
+            detail: format!(
+                "{}: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        });
+    }
+    Ok(out)
 }

@@ -5,7 +5,7 @@
 
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use bilipulse_stack::supervisor::{Phase, Status};
@@ -101,9 +101,23 @@ fn alive(pid: u32) -> bool {
         && !std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z "))
 }
 
-fn sigterm(child: &Child) {
-    let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("pid");
-    rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM");
+fn signal(pid: u32, signal: rustix::process::Signal) {
+    let pid = rustix::process::Pid::from_raw(pid as i32).expect("pid");
+    rustix::process::kill_process(pid, signal).expect("signal sent");
+}
+
+/// Waits until the stack writing `out` has printed its banner: every process ready, the rooms
+/// registered, summaries flowing.
+async fn until_banner(out: &Path) {
+    let output = || std::fs::read_to_string(out).unwrap_or_default();
+    converge("the stack's banner", Duration::from_secs(120), async || {
+        if output().contains("bilipulse is running") {
+            Ok(())
+        } else {
+            Err(output())
+        }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -125,15 +139,7 @@ async fn kill_scale_and_stop_like_kubernetes() {
         .unwrap();
     let output = || std::fs::read_to_string(&out_path).unwrap_or_default();
 
-    // Up: every process ready, the rooms registered, summaries flowing, then the banner.
-    converge("the stack's banner", Duration::from_secs(120), async || {
-        if output().contains("bilipulse is running") {
-            Ok(())
-        } else {
-            Err(output())
-        }
-    })
-    .await;
+    until_banner(&out_path).await;
     let ls = Command::new(bin_dir.join("bilipulse"))
         .args([
             "rooms",
@@ -229,7 +235,7 @@ async fn kill_scale_and_stop_like_kubernetes() {
         .iter()
         .filter_map(|s| s.pid)
         .collect();
-    sigterm(&stack);
+    signal(stack.id(), rustix::process::Signal::TERM);
     let status = tokio::task::spawn_blocking(move || stack.wait())
         .await
         .unwrap()
@@ -313,16 +319,9 @@ async fn sigint_stops_a_stack_that_a_script_started_in_the_background() {
         &mut pid,
     )
     .unwrap();
-    let pid: i32 = pid.trim().parse().expect("the background job's pid");
+    let pid: u32 = pid.trim().parse().expect("the background job's pid");
     let output = || std::fs::read_to_string(&out_path).unwrap_or_default();
-    converge("the stack's banner", Duration::from_secs(120), async || {
-        if output().contains("bilipulse is running") {
-            Ok(())
-        } else {
-            Err(output())
-        }
-    })
-    .await;
+    until_banner(&out_path).await;
     let running: Vec<u32> = processes(base)
         .await
         .unwrap()
@@ -331,8 +330,7 @@ async fn sigint_stops_a_stack_that_a_script_started_in_the_background() {
         .collect();
     assert_eq!(running.len(), 6);
 
-    let stack = rustix::process::Pid::from_raw(pid).expect("pid");
-    rustix::process::kill_process(stack, rustix::process::Signal::INT).expect("SIGINT");
+    signal(pid, rustix::process::Signal::INT);
     let status = tokio::task::spawn_blocking(move || sh.wait())
         .await
         .unwrap()
