@@ -48,9 +48,9 @@ else
     log "building the stack's binaries (profile 'local'; only what changed)"
 fi
 started=$SECONDS
-# Cargo's progress bar (crates built of the total), also when the output is not a terminal.
-CARGO_TERM_PROGRESS_WHEN=${CARGO_TERM_PROGRESS_WHEN:-auto} \
-    cargo build --profile local --locked --bins "${packages[@]}"
+# On a terminal cargo shows its progress bar (crates built of the total); elsewhere a line per
+# crate.
+cargo build --profile local --locked --bins "${packages[@]}"
 log "built in $((SECONDS - started))s"
 
 # exec: signals reach the supervisor itself, which stops its processes in order.

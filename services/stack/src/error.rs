@@ -30,6 +30,14 @@ pub enum StackError {
         /// Why.
         source: std::io::Error,
     },
+    /// The stack's control listener could not be bound.
+    #[error("cannot listen on {addr} for ps and scale: {source}")]
+    Control {
+        /// Its address (`--admin-base-port`).
+        addr: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
     /// A process died before it became ready.
     #[error("{name} ended before it was ready ({exit}); see {}", log.display())]
     DiedStarting {

@@ -42,6 +42,8 @@ fn restart_backoff() -> Backoff {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
+    /// Being started for the first time.
+    Starting,
     /// Running (ready or not).
     Running,
     /// Died (or could not be started); waiting before the next start.
@@ -89,7 +91,7 @@ impl Supervised {
             name: spec.name.clone(),
             role: spec.role,
             pid: None,
-            phase: Phase::BackingOff,
+            phase: Phase::Starting,
             restarts: 0,
             last_exit: None,
         });

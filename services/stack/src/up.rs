@@ -23,8 +23,8 @@ pub async fn run(args: UpArgs, stop: CancellationToken) -> Result<(), StackError
     }
     let listener = tokio::net::TcpListener::bind(control_addr)
         .await
-        .map_err(|source| StackError::DataDir {
-            path: format!("control listener {control_addr}").into(),
+        .map_err(|source| StackError::Control {
+            addr: control_addr,
             source,
         });
     match listener {
@@ -105,7 +105,7 @@ pub fn banner(plan: &Plan, room: &str) -> String {
          Rehearse Kubernetes (control on http://{control}):\n\
          \x20 deploy/scale.sh ingester +1    # or -1, or windower ±1: watch rooms move\n\
          \x20 {bin}/bilipulse-stack ps       # processes, pids, restarts\n\
-         \x20 kill -9 <an ingester's pid>    # it is restarted; its rooms move and come back\n\n\
+         \x20 kill -9 <an ingester's pid>    # it is restarted and takes its rooms back\n\n\
          Ctrl-C (or SIGTERM, SIGHUP) stops everything, ingesters first.",
         mon = a.nats_monitor_port,
         ni = a.ingesters,
