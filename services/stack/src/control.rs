@@ -47,7 +47,9 @@ async fn scale(
     }
     stack.scale(role, step).await.map(Json).map_err(|e| {
         let code = match e {
-            StackError::LastReplica(_) | StackError::BusyPorts(_) => StatusCode::CONFLICT,
+            StackError::LastReplica(_) | StackError::BusyPorts(_) | StackError::Starting => {
+                StatusCode::CONFLICT
+            }
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ControlError(code, e.to_string())

@@ -96,6 +96,9 @@ pub enum StackError {
     /// The stack refused a control request.
     #[error("refused: {0}")]
     Refused(String),
+    /// Scaling was asked for before every initial process was ready.
+    #[error("the stack is still starting; scale once it prints that it is running")]
+    Starting,
     /// A stop was asked for while starting.
     #[error("stopped while starting")]
     Interrupted,

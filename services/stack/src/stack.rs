@@ -20,6 +20,8 @@ pub struct Stack {
     plan: Plan,
     http: reqwest::Client,
     processes: Mutex<BTreeMap<Role, Vec<Supervised>>>,
+    /// Set once every initial process is ready: scaling waits for that.
+    started: std::sync::atomic::AtomicBool,
 }
 
 impl Stack {
@@ -57,6 +59,7 @@ impl Stack {
             plan,
             http: reqwest::Client::new(),
             processes: Mutex::new(BTreeMap::new()),
+            started: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -94,6 +97,8 @@ impl Stack {
                 () = interrupt.cancelled() => return Err(StackError::Interrupted),
             }
         }
+        self.started
+            .store(true, std::sync::atomic::Ordering::Release);
         Ok(())
     }
 
@@ -118,6 +123,9 @@ impl Stack {
     /// Adds (`step` 1) or removes (`step` -1, the newest) one replica of `role` and returns
     /// the added or removed one's status. An added replica is ready when this returns.
     pub async fn scale(&self, role: ScalableRole, step: i32) -> Result<Status, StackError> {
+        if !self.started.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(StackError::Starting);
+        }
         let mut processes = self.processes.lock().await;
         let list = processes.entry(Role::from(role)).or_default();
         if step > 0 {

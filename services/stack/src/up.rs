@@ -1,6 +1,7 @@
 //! `up`: prepare, start, register the rooms, wait for summaries, print where everything is,
 //! serve the control listener until a signal, stop in order.
 
+use std::future::IntoFuture;
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
@@ -12,39 +13,38 @@ use crate::stack::Stack;
 use crate::{bootstrap, control};
 
 /// Runs the stack until `stop` fires (a signal), then stops it in order. Returns the error that
-/// ended a failed start, after stopping what had started.
+/// ended a failed start, after stopping what had started. The control listener (`ps`,
+/// `scale`) answers from before the first process starts until the last one has stopped.
 pub async fn run(args: UpArgs, stop: CancellationToken) -> Result<(), StackError> {
     let control_addr = args.control_addr();
     let stack = Arc::new(Stack::prepare(Plan::new(args))?);
-    let started = start(&stack, &stop).await;
-    if let Err(e) = started {
-        stack.stop().await;
-        return Err(e);
-    }
     let listener = tokio::net::TcpListener::bind(control_addr)
         .await
         .map_err(|source| StackError::Control {
             addr: control_addr,
             source,
-        });
-    match listener {
-        Ok(listener) => {
-            let app = control::router(stack.clone());
-            let serve =
-                axum::serve(listener, app).with_graceful_shutdown(stop.clone().cancelled_owned());
-            if let Err(e) = serve.await {
-                tracing::error!(error = %e, "control listener failed");
-            }
+        })?;
+    let serving = CancellationToken::new();
+    let control = tokio::spawn(
+        axum::serve(listener, control::router(stack.clone()))
+            .with_graceful_shutdown(serving.clone().cancelled_owned())
+            .into_future(),
+    );
+    let outcome = match start(&stack, &stop).await {
+        Ok(()) => {
+            stop.cancelled().await;
+            tracing::info!("stopping (ingesters first)");
+            Ok(())
         }
-        Err(e) => {
-            stack.stop().await;
-            return Err(e);
-        }
-    }
-    tracing::info!("stopping (ingesters first)");
+        Err(e) => Err(e),
+    };
     stack.stop().await;
     tracing::info!("stopped");
-    Ok(())
+    serving.cancel();
+    if let Ok(Err(e)) = control.await {
+        tracing::error!(error = %e, "control listener failed");
+    }
+    outcome
 }
 
 async fn start(stack: &Stack, stop: &CancellationToken) -> Result<(), StackError> {
