@@ -167,7 +167,7 @@ async fn write(sink: &mut SplitSink<WebSocket, Message>, queue: &ClientQueue, ap
     // batch does not wait; after a quiet spell the moment is in the past and nothing waits.
     let mut next_write = Instant::now();
     loop {
-        if queue.len() < WRITE_BATCH && next_write > Instant::now() {
+        if next_write > Instant::now() && queue.len() < WRITE_BATCH {
             tokio::time::sleep_until(next_write).await;
         }
         let batch = tokio::select! {

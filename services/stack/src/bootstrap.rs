@@ -13,7 +13,7 @@ use crate::plan::Plan;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Rooms {
     /// Short ids (kept as aliases) and, with `--bilibili`, every given id: resolved through
-    /// Bilibili's API (or the simulator's), one request a second, as a user's would be.
+    /// Bilibili's API (or the simulator's), as a user's would be.
     pub resolved: Vec<String>,
     /// Real ids of the simulator's rooms without a short id: registered as they are, so that
     /// a stack of a thousand generated rooms does not spend a thousand seconds resolving them.
@@ -75,14 +75,9 @@ pub async fn rooms(plan: &Plan, http: &reqwest::Client) -> Result<Rooms, StackEr
 fn cli(plan: &Plan) -> Command {
     let mut cmd = Command::new(plan.args().bin_dir.join("bilipulse"));
     cmd.env_clear()
-        .env("BILIPULSE_NATS_URL", plan.nats_url())
+        .envs(plan.service_env())
         .stdin(Stdio::null())
         .kill_on_drop(true);
-    if !plan.args().bilibili {
-        let base = format!("http://{}", plan.args().sim_addr);
-        cmd.env("BILIPULSE_BILI_API_BASE", &base)
-            .env("BILIPULSE_BILI_LIVE_BASE", &base);
-    }
     cmd
 }
 

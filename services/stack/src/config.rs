@@ -68,6 +68,17 @@ pub enum ScalableRole {
     Windower,
 }
 
+impl ScalableRole {
+    /// Its name: in replica names (`ingester-2`), binaries (`bilipulse-ingester`) and the
+    /// control listener's paths (`/scale/ingester/1`), as serde spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ScalableRole::Ingester => "ingester",
+            ScalableRole::Windower => "windower",
+        }
+    }
+}
+
 fn parse_step(s: &str) -> Result<i32, String> {
     match s {
         "+1" | "1" => Ok(1),

@@ -236,9 +236,9 @@ impl Plan {
         })
     }
 
-    /// The environment of the services: NATS, stream replicas and, with the simulator, the
-    /// Bilibili endpoints pointed at it.
-    fn service_env(&self) -> BTreeMap<String, String> {
+    /// The environment of the services (and of the stack's own `bilipulse` CLI steps): NATS,
+    /// stream replicas and, with the simulator, the Bilibili endpoints pointed at it.
+    pub fn service_env(&self) -> BTreeMap<String, String> {
         let mut env = BTreeMap::from([("BILIPULSE_NATS_URL".to_owned(), self.nats_url())]);
         if self.args.nats_cluster {
             env.insert(
@@ -272,11 +272,9 @@ impl Plan {
 
     /// Replica `index` of a scalable role.
     pub fn replica(&self, role: ScalableRole, index: u16) -> ProcessSpec {
+        let kind = role.name();
+        let bin = format!("bilipulse-{kind}");
         let role = Role::from(role);
-        let (kind, bin) = match role {
-            Role::Ingester => ("ingester", "bilipulse-ingester"),
-            _ => ("windower", "bilipulse-windower"),
-        };
         let name = format!("{kind}-{index}");
         let admin = local(self.admin_port(role, index));
         let mut args = vec![
@@ -291,7 +289,7 @@ impl Plan {
         ProcessSpec {
             name,
             role,
-            program: self.bin(bin),
+            program: self.bin(&bin),
             args,
             env: self.service_env(),
             ready_url: format!("http://{admin}/readyz"),

@@ -13,11 +13,12 @@ fn unreachable(c: &ControlArgs) -> impl FnOnce(reqwest::Error) -> StackError + '
 
 /// Asks the stack to add or remove one replica; returns the line to print.
 pub async fn scale(s: &ScaleArgs) -> Result<String, StackError> {
-    let role = match s.role {
-        crate::config::ScalableRole::Ingester => "ingester",
-        crate::config::ScalableRole::Windower => "windower",
-    };
-    let url = format!("http://{}/scale/{role}/{}", s.control.control_addr, s.step);
+    let url = format!(
+        "http://{}/scale/{}/{}",
+        s.control.control_addr,
+        s.role.name(),
+        s.step
+    );
     let response = reqwest::Client::new()
         .post(&url)
         .send()

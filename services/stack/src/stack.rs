@@ -143,10 +143,7 @@ impl Stack {
             Ok(probe.status())
         } else {
             if list.len() <= 1 {
-                return Err(StackError::LastReplica(match role {
-                    ScalableRole::Ingester => "ingester",
-                    ScalableRole::Windower => "windower",
-                }));
+                return Err(StackError::LastReplica(role.name()));
             }
             let removed = list.pop().expect("more than one");
             drop(processes);

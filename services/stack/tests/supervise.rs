@@ -78,6 +78,43 @@ fn binaries() -> Option<(PathBuf, PathBuf)> {
     Some((dir, nats))
 }
 
+/// What every scenario opens with: the binaries, a temporary directory (the stack's output goes
+/// to `stack.out`, its data directory is `data/`), a port block, and the flags of `up` over
+/// them. `None` (skipped) when a binary is missing.
+struct Scene {
+    bin_dir: PathBuf,
+    dir: tempfile::TempDir,
+    block: PortBlock,
+    up: Vec<String>,
+}
+
+impl Scene {
+    fn new() -> Option<Scene> {
+        let (bin_dir, nats) = binaries()?;
+        let dir = tempfile::tempdir().unwrap();
+        let block = port_block();
+        let up = up_args(block.base, &bin_dir, &nats, &dir.path().join("data"));
+        Some(Scene {
+            bin_dir,
+            dir,
+            block,
+            up,
+        })
+    }
+
+    fn base(&self) -> u16 {
+        self.block.base
+    }
+
+    fn out_path(&self) -> PathBuf {
+        self.dir.path().join("stack.out")
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+}
+
 async fn processes(base: u16) -> Result<Vec<Status>, String> {
     let url = format!("http://127.0.0.1:{base}/processes");
     let r = reqwest::get(&url).await.map_err(|e| e.to_string())?;
@@ -122,16 +159,14 @@ async fn until_banner(out: &Path) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_scale_and_stop_like_kubernetes() {
-    let Some((bin_dir, nats)) = binaries() else {
+    let Some(scene) = Scene::new() else {
         return;
     };
-    let data = tempfile::tempdir().unwrap();
-    let block = port_block();
-    let base = block.base;
-    let out_path = data.path().join("stack.out");
+    let base = scene.base();
+    let out_path = scene.out_path();
     let out = std::fs::File::create(&out_path).unwrap();
     let mut stack = Command::new(STACK)
-        .args(up_args(base, &bin_dir, &nats, &data.path().join("data")))
+        .args(&scene.up)
         .stdin(Stdio::null())
         .stdout(out.try_clone().unwrap())
         .stderr(out)
@@ -140,7 +175,7 @@ async fn kill_scale_and_stop_like_kubernetes() {
     let output = || std::fs::read_to_string(&out_path).unwrap_or_default();
 
     until_banner(&out_path).await;
-    let ls = Command::new(bin_dir.join("bilipulse"))
+    let ls = Command::new(scene.bin_dir.join("bilipulse"))
         .args([
             "rooms",
             "ls",
@@ -264,17 +299,12 @@ async fn kill_scale_and_stop_like_kubernetes() {
 
 #[tokio::test]
 async fn a_busy_port_is_named_with_its_holder_before_anything_starts() {
-    let Some((bin_dir, nats)) = binaries() else {
+    let Some(scene) = Scene::new() else {
         return;
     };
-    let data = tempfile::tempdir().unwrap();
-    let block = port_block();
-    let base = block.base;
+    let base = scene.base();
     let gateway = TcpListener::bind((Ipv4Addr::LOCALHOST, base + 153)).unwrap();
-    let out = Command::new(STACK)
-        .args(up_args(base, &bin_dir, &nats, data.path()))
-        .output()
-        .unwrap();
+    let out = Command::new(STACK).args(&scene.up).output().unwrap();
     drop(gateway);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
@@ -285,7 +315,7 @@ async fn a_busy_port_is_named_with_its_holder_before_anything_starts() {
     );
     assert!(err.contains(&expected), "{err}");
     assert!(
-        !data.path().join("logs").exists(),
+        !scene.data().join("logs").exists(),
         "nothing was started or prepared"
     );
 }
@@ -295,14 +325,12 @@ async fn a_busy_port_is_named_with_its_holder_before_anything_starts() {
 /// children). The stack installs its own handler: SIGINT stops it, in order, with status 0.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigint_stops_a_stack_that_a_script_started_in_the_background() {
-    let Some((bin_dir, nats)) = binaries() else {
+    let Some(scene) = Scene::new() else {
         return;
     };
-    let data = tempfile::tempdir().unwrap();
-    let block = port_block();
-    let base = block.base;
-    let out_path = data.path().join("stack.out");
-    let args = up_args(base, &bin_dir, &nats, &data.path().join("data")).join(" ");
+    let base = scene.base();
+    let out_path = scene.out_path();
+    let args = scene.up.join(" ");
     let script = format!(
         "{STACK} {args} >{} 2>&1 & echo $!; wait $!",
         out_path.display()

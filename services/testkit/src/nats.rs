@@ -233,12 +233,17 @@ impl NatsCluster {
 
     /// Comma-separated client URLs of all nodes, for clients that should fail over.
     pub fn urls(&self) -> String {
-        self.nodes
-            .iter()
-            .map(|n| n.url())
-            .collect::<Vec<_>>()
-            .join(",")
+        client_urls(&self.nodes)
     }
+}
+
+/// The client URLs of `nodes`, comma separated: what a client that fails over is given.
+pub fn client_urls<'a>(nodes: impl IntoIterator<Item = &'a NatsServer>) -> String {
+    nodes
+        .into_iter()
+        .map(NatsServer::url)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 impl NatsServer {

@@ -18,6 +18,7 @@ use bilipulse_runtime::config::{NatsConfig, StreamOverrides};
 use bilipulse_runtime::placement::{Candidate, Placement};
 use bilipulse_sim::{Account, ConnEvent, Profile, RoomSpec, SimConfig, SimHandle};
 use bilipulse_testkit::NatsServer;
+use bilipulse_testkit::nats::client_urls;
 use bilipulse_testkit::process::ServiceProcess;
 pub use bilipulse_testkit::wait::{converge, eventually};
 use futures::{StreamExt, TryStreamExt};
@@ -102,14 +103,12 @@ impl World {
             uname: "scenario".into(),
         }];
         let sim = bilipulse_sim::start(cfg).await.expect("simulator starts");
-        let url = std::iter::once(&nats)
-            .chain(&others)
-            .map(NatsServer::url)
-            .collect::<Vec<_>>()
-            .join(",");
-        let client = bus::connect(&NatsConfig::new(url), "scenario")
-            .await
-            .expect("test client connects");
+        let client = bus::connect(
+            &NatsConfig::new(client_urls(std::iter::once(&nats).chain(&others))),
+            "scenario",
+        )
+        .await
+        .expect("test client connects");
         let js = bus::jetstream(client);
         bus::ensure_streams(&js, &o).await.expect("streams");
         let rooms_kv = bus::ensure_bucket(&js, &streams::ROOMS, &o)
@@ -139,11 +138,7 @@ impl World {
 
     /// Every node's client URL, comma separated (what the services connect to).
     pub fn url(&self) -> String {
-        std::iter::once(&self.nats)
-            .chain(&self.others)
-            .map(NatsServer::url)
-            .collect::<Vec<_>>()
-            .join(",")
+        client_urls(std::iter::once(&self.nats).chain(&self.others))
     }
 
     /// `--stream-replicas` for the services of this world: one per node.
