@@ -9,6 +9,8 @@
 #   .tools/node   node_modules for the JS consumer           deploy/node/package{,-lock}.json
 #   services/gateway/dashboard/{node_modules,dist}
 #                 the gateway's browser dashboard, built    services/gateway/dashboard/package{,-lock}.json
+#   .tools/cargo  cargo-deny 0.20.2 (cargo install --locked, from crates.io; the dependency
+#                 audit of deploy/audit/check.sh)
 #   /usr/bin/chromium  Debian's Chromium and a CJK font for the dashboard's browser tests (apt;
 #                 skipped with BILIPULSE_BROWSER_TESTS=0)
 #
@@ -239,6 +241,21 @@ install_chromium() {
     fi
 }
 
+# --- cargo-deny (dependency audit: advisories, licenses, sources) --------------------------
+#
+# Built from crates.io with its own lock file (--locked), so the same sources every time.
+CARGO_DENY_VERSION=0.20.2
+
+check_cargo_deny() {
+    [[ "$("$TOOLS/cargo/bin/cargo-deny" --version 2>/dev/null)" == "cargo-deny $CARGO_DENY_VERSION" ]]
+}
+
+install_cargo_deny() {
+    need cargo "the Rust toolchain"
+    cargo install --quiet --locked cargo-deny --version "$CARGO_DENY_VERSION" \
+        --root "$TOOLS/cargo" >&2
+}
+
 # --- hooks for later -----------------------------------------------------------------------
 #
 # Add a tool by writing check_<name> and install_<name> and calling `step <name> <inputs>`
@@ -278,6 +295,7 @@ main() {
         step kubectl "$(fingerprint "$KUBECTL_REQ")"
     fi
     step node "$(fingerprint "$DEPLOY/node/package-lock.json" <(printf '%s' "$node_v"))"
+    step cargo_deny "$(fingerprint <(printf '%s %s' "$CARGO_DENY_VERSION" "$(rustc --version)"))"
     if [[ "${BILIPULSE_BROWSER_TESTS:-1}" != 0 ]]; then
         step chromium "$(fingerprint <(printf '%s' "$CHROMIUM"))"
     fi

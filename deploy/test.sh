@@ -5,7 +5,8 @@
 #   bash deploy/test.sh
 #
 # With CI=true (as .ci/run sets it) tests whose prerequisites are missing fail instead of
-# skipping. Uses cargo-nextest when installed, `cargo test` otherwise.
+# skipping. One runner everywhere: cargo-nextest (on every machine of this kind; elsewhere
+# `cargo install cargo-nextest --locked`), plus `cargo test --doc` for the doc tests.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,14 +26,14 @@ run bash deploy/install-tools.sh
 run bash deploy/validate-k8s.sh
 run cargo fmt --all --check
 run cargo clippy --workspace --all-targets --locked -- -D warnings
-if cargo nextest --version >/dev/null 2>&1; then
-    run cargo nextest run --workspace --locked
-    # nextest does not run doc tests.
-    run cargo test --doc --workspace --locked
-else
-    # `cargo test` runs the doc tests along with everything else.
-    run cargo test --workspace --locked
+run bash deploy/audit/check.sh
+if ! cargo nextest --version >/dev/null 2>&1; then
+    echo "test: cargo-nextest is required (cargo install cargo-nextest --locked)" >&2
+    exit 1
 fi
+run cargo nextest run --workspace --locked
+# nextest does not run doc tests.
+run cargo test --doc --workspace --locked
 
 # The image, as far as this machine can take it: built with podman from the binaries just
 # tested, each binary run from it, and the local-sim overlay played from it until summaries

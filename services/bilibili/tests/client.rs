@@ -8,7 +8,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use bilipulse_bilibili::client::{
-    self, ClientConfig, ClientEvent, ConnectionState, MaskReason, Source,
+    self, ClientConfig, ClientEvent, ConnectionState, DisconnectReason, MaskReason, Source,
 };
 use bilipulse_bilibili::wire::{self, FrameDecoder, Limits, Packet, op, protover};
 use bytes::Bytes;
@@ -324,7 +324,7 @@ async fn an_oversized_frame_ends_the_connection_and_the_client_reconnects() {
     let _ = ws.send(Message::Binary(big.into())).await;
     match next_state(&mut rx).await {
         ConnectionState::Disconnected { reason, .. } => {
-            assert!(reason.contains("read"), "{reason}")
+            assert!(matches!(reason, DisconnectReason::Read { .. }), "{reason}")
         }
         other => panic!("{other:?}"),
     }

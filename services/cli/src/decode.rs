@@ -33,7 +33,9 @@ pub struct DecodeArgs {
 
 /// Decodes every file; returns failure if any file failed.
 pub fn run(args: &DecodeArgs, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
-    let recv_ms = args.recv_ms.unwrap_or_else(crate::now_ms);
+    let recv_ms = args
+        .recv_ms
+        .unwrap_or_else(bilipulse_runtime::clock::now_ms);
     let mut decoder = FrameDecoder::new(Limits::default());
     let mut failed = false;
     for file in &args.files {

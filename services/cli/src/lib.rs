@@ -63,8 +63,3 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Recount(a) => recount::run(*a).await,
     }
 }
-
-/// Wall-clock Unix milliseconds.
-pub(crate) fn now_ms() -> i64 {
-    bilipulse_runtime::clock::now_ms()
-}

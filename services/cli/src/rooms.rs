@@ -230,7 +230,7 @@ pub async fn rows(
 ) -> anyhow::Result<Vec<RoomRow>> {
     let rooms = list(store, err).await?;
     let status_stream = js.get_stream(streams::STATUS.name).await.ok();
-    let now = crate::now_ms();
+    let now = bilipulse_runtime::clock::now_ms();
     let mut rows = Vec::with_capacity(rooms.len());
     for c in rooms {
         let status = match &status_stream {

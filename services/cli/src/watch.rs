@@ -206,7 +206,9 @@ fn describe(s: &ConnectionState) -> Option<String> {
         ConnectionState::Disconnected { reason, retry_in } => {
             format!("disconnected ({reason}); retrying in {retry_in:?}")
         }
-        ConnectionState::ResolveFailed { error, retry_in } => {
+        ConnectionState::ResolveFailed {
+            error, retry_in, ..
+        } => {
             format!("resolve failed ({error}); retrying in {retry_in:?}")
         }
         ConnectionState::Stopped => return None,

@@ -9,6 +9,8 @@
 //! violation), and each must be refused the rest: publishing events or summaries it does not
 //! produce, writing desired rooms, deleting a stream, reading another user's replies. What was
 //! refused must not have landed: the admin user finds no fake message and every stream intact.
+//! Finally no log of the run (every service at debug level, and nats-server's) holds a
+//! password, the SESSDATA cookie or the gateway's API token.
 //!
 //! The ingester and windower binaries are taken from this test's target directory, as in
 //! `tracing.rs` (`cargo build --workspace --bins` first when running this file alone).
@@ -91,7 +93,9 @@ fn spawn_as(
     mut flags: BTreeMap<String, String>,
 ) -> ServiceProcess {
     flags.insert("--nats-url".into(), world.nats.url());
-    flags.insert("--log".into(), "info".into());
+    // Debug, so the secrets check below reads everything the services say, their
+    // libraries' connection set-up included.
+    flags.insert("--log".into(), "debug".into());
     ServiceProcess::spawn_with_env(
         bin,
         user,
@@ -129,8 +133,7 @@ async fn acked(js: &jetstream::Context, subject: &str) -> bool {
 
 /// The services of the test, each under its own user.
 struct Services {
-    /// Held so the gateway runs until the test ends.
-    _gateway: ServiceProcess,
+    gateway: ServiceProcess,
     ingester: ServiceProcess,
     windower: ServiceProcess,
     /// The gateway's public address.
@@ -187,7 +190,7 @@ async fn start_services(
         .await;
     }
     Services {
-        _gateway: gateway,
+        gateway,
         ingester,
         windower,
         listen,
@@ -390,5 +393,36 @@ async fn each_service_user_does_its_job_and_nothing_else() {
     );
 
     each_is_refused_the_rest(&world).await;
+    no_secret_in_any_log(&world, &services);
     drop((services, sim));
+}
+
+/// Nothing any process wrote during the run holds a password, the cookie or the API token.
+/// The services logged at debug level, so the libraries' own connection logs are read too.
+fn no_secret_in_any_log(world: &World, services: &Services) {
+    let decoded_cookie = SESSDATA.replace("%2C", ",");
+    let mut secrets: Vec<(&str, &str)> = USERS.iter().map(|(u, p)| (*u, *p)).collect();
+    secrets.extend([
+        ("SESSDATA cookie", SESSDATA),
+        ("SESSDATA cookie, decoded", decoded_cookie.as_str()),
+        ("API token", TOKEN),
+    ]);
+    let logs = [
+        ("gateway", services.gateway.log()),
+        ("ingester", services.ingester.log()),
+        ("windower", services.windower.log()),
+        ("nats-server", world.nats.log()),
+    ];
+    for (process, log) in &logs {
+        // An empty log would pass vacuously: each one has logged its start at least.
+        assert!(
+            log.lines().count() > 5,
+            "{process} logged almost nothing:\n{log}"
+        );
+        for (what, secret) in &secrets {
+            if let Some(line) = log.lines().find(|l| l.contains(secret)) {
+                panic!("{process}'s log holds the {what}: {line}");
+            }
+        }
+    }
 }

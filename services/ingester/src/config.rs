@@ -61,8 +61,9 @@ pub struct Config {
 
     /// TTL of this ingester's membership key; a crashed ingester's rooms move after it.
     /// Whole seconds (NATS per-message TTLs are).
-    #[arg(long, env = "BILIPULSE_MEMBER_TTL", default_value = "6s", value_parser = parse_duration, help_heading = "Ingester")]
-    pub member_ttl: Duration,
+    /// Default: the contract's TTL for the bucket (`bilipulse_proto::streams::MEMBERS.key_ttl`, 6s).
+    #[arg(long, env = "BILIPULSE_MEMBER_TTL", value_parser = parse_duration, help_heading = "Ingester")]
+    pub member_ttl: Option<Duration>,
 
     /// Longest a room keeps running here after moving elsewhere, if the new owner does not
     /// report connected sooner; also bounds the hand-over at shutdown.

@@ -43,8 +43,17 @@ pub struct ClassLabel {
 /// Label for resolve errors.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CodeLabel {
-    /// Bilibili's API code (e.g. `-352`) or `http_412`, `transport`, …
-    pub code: String,
+    /// [`bilipulse_bilibili::resolve::ResolveErrorKind::label`]: `-352`, `-412`, `412`,
+    /// `voucher`, `-101`, `api`, `http_5xx`, `transport`, `decode`, `not_found`, …
+    pub code: &'static str,
+}
+
+/// Label for ended connections.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    /// [`bilipulse_bilibili::client::DisconnectReason::label`]: `dead`, `server_closed`,
+    /// `auth_rejected`, `connect`, `read`, …
+    pub reason: &'static str,
 }
 
 /// Every metric the ingester exports.
@@ -64,6 +73,9 @@ pub struct Metrics {
     pub commands: Counter,
     /// Command bodies that were not JSON objects with a `cmd` (kept in `bili.raw` only).
     pub commands_malformed: Counter,
+    /// Modelled commands whose fields had an unexpected shape, kept as `other` events: a rise
+    /// means Bilibili changed a command the product counts.
+    pub commands_reshaped: Counter,
     /// Events dropped before publishing because Bilibili delivered them twice on one connection.
     pub duplicates_local: Counter,
     /// Messages JetStream reported as duplicates (hand-over overlap, retries).
@@ -82,6 +94,8 @@ pub struct Metrics {
     pub publish_retries: Counter,
     /// Reconnects to Bilibili.
     pub reconnects: Counter,
+    /// Connections to Bilibili that ended, by why.
+    pub disconnects: Family<ReasonLabel, Counter>,
     /// Resolve errors by code.
     pub resolve_errors: Family<CodeLabel, Counter>,
     /// Keys in `bili_rooms` that were ignored because key or value was invalid.
@@ -99,6 +113,7 @@ impl Metrics {
             events: Family::default(),
             commands: Counter::default(),
             commands_malformed: Counter::default(),
+            commands_reshaped: Counter::default(),
             duplicates_local: Counter::default(),
             duplicates_stream: Counter::default(),
             publish_latency: Histogram::new(exponential_buckets(0.0005, 2.0, 16)),
@@ -108,6 +123,7 @@ impl Metrics {
             dropped: Family::default(),
             publish_retries: Counter::default(),
             reconnects: Counter::default(),
+            disconnects: Family::default(),
             resolve_errors: Family::default(),
             rooms_invalid: Counter::default(),
         };
@@ -138,6 +154,11 @@ impl Metrics {
             "commands_malformed",
             "Command bodies that were not JSON commands",
             m.commands_malformed.clone(),
+        );
+        r.register(
+            "commands_reshaped",
+            "Modelled commands with unexpected fields, kept as other events",
+            m.commands_reshaped.clone(),
         );
         r.register(
             "duplicates_local",
@@ -180,6 +201,11 @@ impl Metrics {
             m.publish_retries.clone(),
         );
         r.register("reconnects", "Reconnects to Bilibili", m.reconnects.clone());
+        r.register(
+            "disconnects",
+            "Connections to Bilibili that ended, by reason",
+            m.disconnects.clone(),
+        );
         r.register(
             "resolve_errors",
             "Resolve errors by code",

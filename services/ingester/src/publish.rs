@@ -20,11 +20,17 @@ use std::time::{Duration, Instant};
 
 use async_nats::HeaderMap;
 use async_nats::jetstream::{self, context::PublishAckFuture, message::PublishMessage};
+use bilipulse_runtime::backoff::Backoff;
 use bytes::Bytes;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::{ClassLabel, Metrics};
+
+/// First wait after a failed publish.
+const PUBLISH_RETRY_MIN: Duration = Duration::from_millis(50);
+/// Longest wait between publish retries.
+const PUBLISH_RETRY_MAX: Duration = Duration::from_secs(2);
 
 /// Per-room publish accounting, shared between the room task (which reports it in status) and
 /// the publisher (which updates it on ack or drop).
@@ -231,7 +237,9 @@ impl Publisher {
         shutdown: CancellationToken,
     ) -> usize {
         let mut inflight: VecDeque<(Outgoing, PublishAckFuture)> = VecDeque::new();
-        let mut retry_delay = Duration::from_millis(50);
+        // Waits after a failed publish: 50 ms doubling to 2 s, jittered so that the ingesters
+        // of a fleet that lost NATS together do not re-send together.
+        let mut retry = Backoff::doubling(PUBLISH_RETRY_MIN, PUBLISH_RETRY_MAX).delays();
         let mut drain_deadline: Option<tokio::time::Instant> = None;
         loop {
             if drain_deadline.is_none() && shutdown.is_cancelled() {
@@ -279,7 +287,7 @@ impl Publisher {
                                 span.record("jetstream.duplicate", ack.duplicate);
                             }
                             self.acked(&msg, ack.duplicate);
-                            retry_delay = Duration::from_millis(50);
+                            retry.reset();
                             continue;
                         }
                         Err(e) => {
@@ -307,9 +315,8 @@ impl Publisher {
                 .inc_by(back.len().max(1) as u64);
             self.requeue(back.into_iter());
             self.metrics.inflight_acks.set(0);
-            self.wait_for_nats(&client, retry_delay, drain_deadline)
+            self.wait_for_nats(&client, retry.next_delay(), drain_deadline)
                 .await;
-            retry_delay = (retry_delay * 2).min(Duration::from_secs(2));
         }
     }
 

@@ -126,15 +126,20 @@ impl<'a> Observed<'a> {
             ConnectionState::Disconnected { reason, .. } => {
                 self.status.reconnects += 1;
                 self.shared.metrics.reconnects.inc();
-                self.set_state(ConnState::Disconnected, Some(reason));
+                self.shared
+                    .metrics
+                    .disconnects
+                    .get_or_create(&crate::metrics::ReasonLabel {
+                        reason: reason.label(),
+                    })
+                    .inc();
+                self.set_state(ConnState::Disconnected, Some(reason.to_string()));
             }
-            ConnectionState::ResolveFailed { error, .. } => {
+            ConnectionState::ResolveFailed { kind, error, .. } => {
                 self.shared
                     .metrics
                     .resolve_errors
-                    .get_or_create(&crate::metrics::CodeLabel {
-                        code: error_code(&error),
-                    })
+                    .get_or_create(&crate::metrics::CodeLabel { code: kind.label() })
                     .inc();
                 self.set_state(ConnState::Disconnected, Some(error));
             }
@@ -166,8 +171,13 @@ impl<'a> Observed<'a> {
             counters: None,
             enqueued: Instant::now(),
         });
-        let events = match commands::normalize(room, &body, recv_ms, &shared.id) {
-            Ok(events) => events,
+        let events = match commands::normalize_detailed(room, &body, recv_ms, &shared.id) {
+            Ok(n) => {
+                if n.malformed.is_some() {
+                    shared.metrics.commands_reshaped.inc();
+                }
+                n.events
+            }
             Err(e) => {
                 shared.metrics.commands_malformed.inc();
                 tracing::debug!(room, error = %e, "command body is not a JSON command; kept in bili.raw only");
@@ -307,16 +317,6 @@ fn is_masked(p: &bilipulse_proto::Payload) -> bool {
         Gift(g) => g.masked,
         _ => false,
     }
-}
-
-/// A short label for a resolve error (e.g. `-352`, `http_412`), for the metric.
-fn error_code(error: &str) -> String {
-    for code in ["-352", "-412", "412", "-101", "60004"] {
-        if error.contains(code) {
-            return code.to_owned();
-        }
-    }
-    "other".to_owned()
 }
 
 #[cfg(test)]

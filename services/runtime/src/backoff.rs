@@ -1,9 +1,13 @@
-//! Jittered exponential backoff for every retry loop (NATS connect, Bilibili reconnect).
+//! Jittered exponential backoff for every retry loop: NATS connect, the ingester's publish
+//! retries, the stack's restarts, and the Bilibili client's reconnects and risk-control waits
+//! (the protocol library depends on this crate for it).
 //!
-//! The ceiling grows as `min * factor^n` up to `max`; each delay is drawn uniformly between `min`
-//! and the current ceiling ("full jitter" above a floor). The jitter spreads a fleet of clients
-//! that lost the same peer at the same moment, so they do not all come back in one burst; the
-//! floor keeps a failing loop from spinning.
+//! The ceiling grows as `min * factor^n` up to `max`. By default each delay is drawn uniformly
+//! between `min` and the current ceiling ("full jitter" above a floor); [`Jitter::AboveCeiling`]
+//! draws between the ceiling and 1.5 × the ceiling instead, for waits that must not be cut short
+//! (risk control). The jitter spreads a fleet of clients that lost the same peer at the same
+//! moment, so they do not all come back in one burst; the floor keeps a failing loop from
+//! spinning.
 //!
 //! ```
 //! # use std::time::Duration;
@@ -28,13 +32,29 @@ use thiserror::Error;
 #[error("invalid backoff: {0}")]
 pub struct InvalidBackoff(&'static str);
 
-/// The shape of a backoff: floor, cap and growth factor. Cheap to copy; draw delays with
-/// [`Backoff::delays`].
+/// Where a delay is drawn relative to the attempt's ceiling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Jitter {
+    /// Uniform in `[0, ceiling]`: even the first retry is spread over `[0, min]`, so a fleet
+    /// that lost its server at one moment does not come back at one moment (reconnects).
+    Full,
+    /// Uniform in `[min, ceiling]`: spreads retries the most; for failures where an early
+    /// retry is cheap (a dropped connection).
+    #[default]
+    AboveFloor,
+    /// Uniform in `[ceiling, 1.5 × ceiling]`, never above `max`: the wait never falls below
+    /// the schedule; for refusals where retrying early makes things worse (risk control).
+    AboveCeiling,
+}
+
+/// The shape of a backoff: floor, cap, growth factor and jitter. Cheap to copy; draw delays
+/// with [`Backoff::delays`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Backoff {
     min: Duration,
     max: Duration,
     factor: f64,
+    jitter: Jitter,
 }
 
 impl Backoff {
@@ -51,7 +71,30 @@ impl Backoff {
         if !factor.is_finite() || factor < 1.0 {
             return Err(InvalidBackoff("factor must be a finite number >= 1"));
         }
-        Ok(Backoff { min, max, factor })
+        Ok(Backoff {
+            min,
+            max,
+            factor,
+            jitter: Jitter::AboveFloor,
+        })
+    }
+
+    /// A doubling backoff from bounds that come from configuration and cannot be refused: a
+    /// zero `min` is raised to 1 ms (a retry loop must not spin) and a `max` below `min` to
+    /// `min`.
+    pub fn doubling(min: Duration, max: Duration) -> Backoff {
+        let min = min.max(Duration::from_millis(1));
+        Backoff {
+            min,
+            max: max.max(min),
+            factor: 2.0,
+            jitter: Jitter::AboveFloor,
+        }
+    }
+
+    /// The same schedule with delays drawn as `jitter` says.
+    pub fn with_jitter(self, jitter: Jitter) -> Backoff {
+        Backoff { jitter, ..self }
     }
 
     /// Shortest delay.
@@ -81,12 +124,27 @@ impl Backoff {
         }
     }
 
-    /// A jittered delay for attempt `n` drawn from `rng`, in `[min, ceiling(n)]`.
+    /// How delays are drawn.
+    pub fn jitter(&self) -> Jitter {
+        self.jitter
+    }
+
+    /// A jittered delay for attempt `n` drawn from `rng`: in `[min, ceiling(n)]`, for
+    /// [`Jitter::Full`] in `[0, ceiling(n)]`, for [`Jitter::AboveCeiling`] in
+    /// `[ceiling(n), min(1.5 × ceiling(n), max)]`.
     pub fn delay_with<R: Rng + ?Sized>(&self, attempt: u32, rng: &mut R) -> Duration {
         // Both clamp to u64 alike, so low <= high holds whatever the durations.
         let nanos = |d: Duration| d.as_nanos().min(u128::from(u64::MAX)) as u64;
-        let (low, high) = (nanos(self.min), nanos(self.ceiling(attempt)));
-        Duration::from_nanos(rng.random_range(low..=high))
+        let ceiling = nanos(self.ceiling(attempt));
+        let (low, high) = match self.jitter {
+            Jitter::Full => (0, ceiling),
+            Jitter::AboveFloor => (nanos(self.min), ceiling),
+            Jitter::AboveCeiling => (
+                ceiling,
+                ceiling.saturating_add(ceiling / 2).min(nanos(self.max)),
+            ),
+        };
+        Duration::from_nanos(rng.random_range(low..=high.max(low)))
     }
 
     /// An endless sequence of delays, seeded from the thread's random source.
@@ -199,6 +257,37 @@ mod tests {
         d.reset();
         // Attempt 0's range is [min, min].
         assert_eq!(d.next_delay(), ms(5));
+    }
+
+    #[test]
+    fn above_ceiling_never_cuts_the_schedule_short_nor_passes_max() {
+        let b = Backoff::doubling(ms(30_000), ms(600_000)).with_jitter(Jitter::AboveCeiling);
+        let mut d = b.delays_seeded(3);
+        let first = d.next_delay();
+        assert!(first >= ms(30_000) && first <= ms(45_000), "{first:?}");
+        for n in 1..40 {
+            let delay = d.next_delay();
+            assert!(delay >= b.ceiling(n) && delay <= ms(600_000), "{delay:?}");
+        }
+    }
+
+    #[test]
+    fn full_jitter_spreads_even_the_first_retry() {
+        let b = Backoff::doubling(ms(1000), ms(60_000)).with_jitter(Jitter::Full);
+        let firsts: std::collections::HashSet<Duration> = (0..50)
+            .map(|seed| b.delays_seeded(seed).next_delay())
+            .collect();
+        assert!(firsts.len() > 1, "50 first delays gave one value");
+        assert!(firsts.iter().all(|d| *d <= ms(1000)));
+    }
+
+    #[test]
+    fn doubling_accepts_any_bounds() {
+        let b = Backoff::doubling(Duration::ZERO, Duration::ZERO);
+        assert_eq!((b.min(), b.max()), (ms(1), ms(1)));
+        let b = Backoff::doubling(ms(100), ms(2000));
+        assert_eq!(b.ceiling(3), ms(800));
+        assert_eq!(b.ceiling(9), ms(2000));
     }
 
     #[test]

@@ -13,7 +13,6 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use bilipulse_bilibili::wbi;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -21,6 +20,7 @@ use crate::clock::unix_ms;
 use crate::faults::{FaultRequest, Faults};
 use crate::identity::Binding;
 use crate::shared::Shared;
+use crate::signature;
 use crate::ws;
 
 type St = State<Arc<Shared>>;
@@ -203,7 +203,11 @@ async fn danmu_info(State(s): St, headers: HeaderMap, RawQuery(q): RawQuery) -> 
         return risk_control();
     }
     let keys = s.identity.keys();
-    if let Err(e) = wbi::verify(&pairs, &keys.mixin) {
+    let verdict = match &keys.mixin {
+        Some(mixin) => signature::check(&pairs, mixin),
+        None => Err(signature::SignatureError::BadKeys),
+    };
+    if let Err(e) = verdict {
         tracing::debug!(error = %e, "getDanmuInfo: bad WBI signature");
         return risk_control();
     }

@@ -6,9 +6,10 @@ use std::sync::{Mutex, MutexGuard, RwLock};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use bilipulse_bilibili::wbi;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+
+use crate::signature;
 
 /// How many buvids and tokens are remembered.
 const CAP: usize = 200_000;
@@ -34,7 +35,9 @@ struct Inner {
 pub(crate) struct WbiKeys {
     pub img: String,
     pub sub: String,
-    pub mixin: String,
+    /// The signing key derived from both (this crate's own derivation, `signature.rs`);
+    /// `None` when the keys are not 64 ASCII characters together, so nothing verifies.
+    pub mixin: Option<String>,
 }
 
 impl WbiKeys {
@@ -42,7 +45,7 @@ impl WbiKeys {
         WbiKeys {
             img: img.to_owned(),
             sub: sub.to_owned(),
-            mixin: wbi::mixin_key(img, sub),
+            mixin: signature::mixin(img, sub),
         }
     }
 }

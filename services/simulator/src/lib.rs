@@ -28,6 +28,7 @@ mod identity;
 mod render;
 mod rooms;
 mod shared;
+mod signature;
 mod traffic;
 mod truth;
 mod ws;

@@ -7,9 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bilipulse_bilibili::client::{
-    self, ClientConfig, ClientEvent, ConnectionState, MaskReason, Source, WsScheme,
+    self, ClientConfig, ClientEvent, ConnectionState, DisconnectReason, MaskReason, Source,
+    WsScheme,
 };
-use bilipulse_bilibili::resolve::{ResolveError, Resolver, ResolverConfig, Sessdata};
+use bilipulse_bilibili::resolve::{
+    ResolveError, ResolveErrorKind, Resolver, ResolverConfig, Sessdata,
+};
 use bilipulse_sim::{
     Account, ConnEvent, Malformed, Oversize, Profile, RoomSpec, SimConfig, SimHandle,
 };
@@ -397,11 +400,17 @@ async fn risk_control_on_getdanmuinfo_is_reported_then_the_client_recovers() {
         })
         .await
     {
-        ConnectionState::ResolveFailed { error, retry_in } => {
-            assert!(
-                error.contains("risk control") && error.contains("-352"),
+        ConnectionState::ResolveFailed {
+            kind,
+            error,
+            retry_in,
+        } => {
+            assert_eq!(
+                kind,
+                ResolveErrorKind::RiskControl { code: -352 },
                 "{error}"
             );
+            assert_eq!(kind.label(), "-352");
             assert!(
                 retry_in >= min,
                 "risk control backs off at least {min:?}, got {retry_in:?}"
@@ -467,7 +476,7 @@ async fn a_refused_auth_fetches_a_new_token_and_recovers() {
         .await
     {
         ConnectionState::Disconnected { reason, .. } => {
-            assert!(reason.contains("auth rejected"), "{reason}")
+            assert!(reason.is_auth_rejected(), "{reason}")
         }
         _ => unreachable!(),
     }
@@ -561,7 +570,7 @@ async fn a_stalled_server_is_detected_dead_and_the_client_re_resolves_then_recov
         .await
     {
         ConnectionState::Disconnected { reason, .. } => {
-            assert!(reason.contains("dead"), "{reason}")
+            assert!(matches!(reason, DisconnectReason::Dead(_)), "{reason}")
         }
         _ => unreachable!(),
     }

@@ -111,8 +111,9 @@ pub struct Config {
     pub start: StartFrom,
 
     /// TTL of this windower's membership key; a crashed windower's key groups move after it.
-    #[arg(long, env = "BILIPULSE_MEMBER_TTL", default_value = "6s", value_parser = parse_duration, help_heading = "Checkpoints")]
-    pub member_ttl: Duration,
+    /// Default: the contract's TTL for the bucket (`bilipulse_proto::streams::WINDOWERS.key_ttl`, 6s).
+    #[arg(long, env = "BILIPULSE_MEMBER_TTL", value_parser = parse_duration, help_heading = "Checkpoints")]
+    pub member_ttl: Option<Duration>,
 
     /// Largest event message accepted; bigger ones are counted as garbage (`too_large`).
     #[arg(long, env = "BILIPULSE_MAX_EVENT_BYTES", default_value_t = 256 * 1024, help_heading = "Input")]

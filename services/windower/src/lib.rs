@@ -110,7 +110,12 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), WindowerError
         open(streams::STATUS.name).await?,
     ];
 
-    let ttl = config.member_ttl.max(std::time::Duration::from_secs(1));
+    // The contract's TTL unless overridden; at least a second (NATS TTLs are whole seconds).
+    let ttl = config
+        .member_ttl
+        .or(streams::WINDOWERS.key_ttl)
+        .unwrap_or(std::time::Duration::from_secs(1))
+        .max(std::time::Duration::from_secs(1));
     let me = Member {
         v: SCHEMA_VERSION,
         id: id.clone(),

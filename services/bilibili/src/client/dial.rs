@@ -5,6 +5,7 @@ use std::future::Future;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite;
 use tokio_tungstenite::tungstenite::handshake::client::Request;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -14,12 +15,12 @@ pub(crate) trait Dialer: Send + Sync + 'static {
     /// The byte stream under the WebSocket.
     type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
 
-    /// Connects and performs the handshake; the error is a human-readable reason.
+    /// Connects and performs the handshake.
     fn dial(
         &self,
         request: Request,
         config: WebSocketConfig,
-    ) -> impl Future<Output = Result<WebSocketStream<Self::Stream>, String>> + Send;
+    ) -> impl Future<Output = Result<WebSocketStream<Self::Stream>, tungstenite::Error>> + Send;
 }
 
 /// The real thing: TCP (plus TLS for `wss://`) to the host in the request URL.
@@ -33,11 +34,10 @@ impl Dialer for TcpDialer {
         &self,
         request: Request,
         config: WebSocketConfig,
-    ) -> Result<WebSocketStream<Self::Stream>, String> {
+    ) -> Result<WebSocketStream<Self::Stream>, tungstenite::Error> {
         // Nagle off: heartbeats and auth are tiny and latency matters more than packets.
         tokio_tungstenite::connect_async_with_config(request, Some(config), true)
             .await
             .map(|(ws, _response)| ws)
-            .map_err(|e| format!("connect: {e}"))
     }
 }

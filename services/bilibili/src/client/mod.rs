@@ -6,8 +6,8 @@
 //! ([`ConnectionState`]), every command body with its arrival time, and heartbeat replies.
 //! Timers use `tokio::time`, so the schedule can be tested with a paused clock.
 
-mod backoff;
 mod dial;
+mod disconnect;
 mod session;
 mod stats;
 mod supervise;
@@ -19,10 +19,10 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub use backoff::{Backoff, Jitter};
+pub use disconnect::{DisconnectReason, Outbound};
 pub use stats::{ClientStats, StatsSnapshot};
 
-use crate::resolve::{DEFAULT_USER_AGENT, Resolver};
+use crate::resolve::{DEFAULT_USER_AGENT, ResolveErrorKind, Resolver};
 
 /// Capacity of the event channel [`spawn`] returns. The consumer must keep up: while the
 /// channel is full the connection is not read (TCP pushes back), heartbeats wait too.
@@ -166,13 +166,15 @@ pub enum ConnectionState {
     /// The connection ended; the next attempt starts after `retry_in`.
     Disconnected {
         /// Why it ended.
-        reason: String,
+        reason: DisconnectReason,
         /// Delay before reconnecting.
         retry_in: Duration,
     },
     /// Resolution failed; retried after `retry_in` (long after risk control).
     ResolveFailed {
-        /// The error, without secrets.
+        /// What kind of failure, for labels and decisions.
+        kind: ResolveErrorKind,
+        /// The error's text, without secrets, for logs and the room's status.
         error: String,
         /// Delay before resolving again.
         retry_in: Duration,

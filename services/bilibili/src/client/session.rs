@@ -1,6 +1,8 @@
 //! One WebSocket connection, from handshake to its end.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+
+use bilipulse_runtime::clock::now_ms;
 
 use futures::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -12,6 +14,7 @@ use tokio_tungstenite::tungstenite::http::{HeaderValue, header};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use super::dial::Dialer;
+use super::disconnect::{DisconnectReason, Outbound};
 use super::supervise::{Events, Stop};
 use super::{ClientConfig, ClientEvent, ConnectionState, MaskReason};
 use crate::commands;
@@ -54,12 +57,10 @@ pub(super) enum End {
     Stop,
     /// The connection is over; the supervisor decides what next.
     Over {
-        reason: String,
+        reason: DisconnectReason,
         /// The server kept answering heartbeats for a full period after auth: the failure
         /// streak is broken.
         healthy: bool,
-        /// The server refused our token: fetch a new one.
-        auth_rejected: bool,
     },
 }
 
@@ -69,11 +70,10 @@ impl From<Stop> for End {
     }
 }
 
-fn over(reason: impl Into<String>) -> End {
+fn over(reason: DisconnectReason) -> End {
     End::Over {
-        reason: reason.into(),
+        reason,
         healthy: false,
-        auth_rejected: false,
     }
 }
 
@@ -117,13 +117,14 @@ async fn connect<D: Dialer>(
     events: &Events,
     dialer: &D,
 ) -> Result<WebSocketStream<D::Stream>, End> {
-    let mut request = ep
-        .url
-        .as_str()
-        .into_client_request()
-        .map_err(|e| over(format!("bad WebSocket URL {}: {e}", ep.url)))?;
+    let mut request = ep.url.as_str().into_client_request().map_err(|e| {
+        over(DisconnectReason::BadUrl {
+            url: ep.url.to_string(),
+            detail: e.to_string(),
+        })
+    })?;
     let ua = HeaderValue::from_str(&target.user_agent)
-        .map_err(|_| over("user agent is not a valid header value"))?;
+        .map_err(|_| over(DisconnectReason::BadUserAgent))?;
     request.headers_mut().insert(header::USER_AGENT, ua);
     let ws_config = WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER)
@@ -137,8 +138,8 @@ async fn connect<D: Dialer>(
     tokio::select! {
         _ = events.cancelled() => Err(End::Stop),
         r = tokio::time::timeout(cfg.auth_timeout, handshake) => match r {
-            Err(_) => Err(over(format!("handshake timed out after {:?}", cfg.auth_timeout))),
-            Ok(Err(e)) => Err(over(e)),
+            Err(_) => Err(over(DisconnectReason::HandshakeTimeout(cfg.auth_timeout))),
+            Ok(Err(e)) => Err(over(DisconnectReason::Connect { detail: e.to_string() })),
             Ok(Ok(ws)) => Ok(ws),
         },
     }
@@ -178,7 +179,10 @@ impl Connection<'_> {
             key: target.token.clone(),
         });
         if let Err(e) = ws.send(Message::Binary(auth.into())).await {
-            return over(format!("sending auth: {e}"));
+            return over(DisconnectReason::Send {
+                what: Outbound::Auth,
+                detail: e.to_string(),
+            });
         }
         let auth_deadline = Instant::now() + self.cfg.auth_timeout;
         let mut last_frame = Instant::now();
@@ -195,13 +199,16 @@ impl Connection<'_> {
                 _ = self.events.cancelled() => return End::Stop,
                 _ = tick(&mut self.heartbeat) => {
                     if let Err(e) = ws.send(Message::Binary(wire::encode_heartbeat().into())).await {
-                        return self.end(format!("sending heartbeat: {e}"));
+                        return self.end(DisconnectReason::Send {
+                            what: Outbound::Heartbeat,
+                            detail: e.to_string(),
+                        });
                     }
                 }
                 msg = ws.next() => {
                     let msg = match msg {
-                        None => return self.end("connection closed"),
-                        Some(Err(e)) => return self.end(format!("read: {e}")),
+                        None => return self.end(DisconnectReason::Closed),
+                        Some(Err(e)) => return self.end(DisconnectReason::Read { detail: e.to_string() }),
                         Some(Ok(m)) => m,
                     };
                     last_frame = Instant::now();
@@ -217,8 +224,10 @@ impl Connection<'_> {
                             tracing::warn!(host = self.host, len = t.len(), "unexpected text frame ignored");
                         }
                         Message::Close(frame) => {
-                            let why = frame.map_or_else(String::new, |f| format!(" ({} {})", f.code, f.reason));
-                            return self.end(format!("server closed the connection{why}"));
+                            let (code, reason) = frame.map_or((None, String::new()), |f| {
+                                (Some(u16::from(f.code)), f.reason.to_string())
+                            });
+                            return self.end(DisconnectReason::ServerClosed { code, reason });
                         }
                         // Ping/pong: tungstenite answers pings itself; they still prove liveness.
                         _ => {}
@@ -226,9 +235,9 @@ impl Connection<'_> {
                 }
                 _ = tokio::time::sleep_until(deadline) => {
                     return self.end(if self.authenticated {
-                        format!("dead: no frame for {:?}", self.cfg.dead_after)
+                        DisconnectReason::Dead(self.cfg.dead_after)
                     } else {
-                        format!("no auth reply within {:?}", self.cfg.auth_timeout)
+                        DisconnectReason::NoAuthReply(self.cfg.auth_timeout)
                     });
                 }
             }
@@ -316,12 +325,7 @@ impl Connection<'_> {
             .and_then(|v| v.get("code").and_then(serde_json::Value::as_i64));
         if code != Some(0) {
             self.cfg.stats.auth_failure();
-            let shown = code.map_or_else(|| "unreadable".to_owned(), |c| format!("code {c}"));
-            return Err(End::Over {
-                reason: format!("auth rejected ({shown})"),
-                healthy: false,
-                auth_rejected: true,
-            });
+            return Err(over(DisconnectReason::AuthRejected { code }));
         }
         self.authenticated = true;
         self.events
@@ -337,7 +341,10 @@ impl Connection<'_> {
             .send(Message::Binary(wire::encode_heartbeat().into()))
             .await
         {
-            return Err(self.end(format!("sending heartbeat: {e}")));
+            return Err(self.end(DisconnectReason::Send {
+                what: Outbound::Heartbeat,
+                detail: e.to_string(),
+            }));
         }
         let period = self.cfg.heartbeat.max(Duration::from_millis(1));
         self.healthy_at = Some(Instant::now() + period);
@@ -354,11 +361,10 @@ impl Connection<'_> {
             .await
     }
 
-    fn end(&self, reason: impl Into<String>) -> End {
+    fn end(&self, reason: DisconnectReason) -> End {
         End::Over {
-            reason: reason.into(),
+            reason,
             healthy: self.healthy,
-            auth_rejected: false,
         }
     }
 }
@@ -385,11 +391,4 @@ async fn close<S: AsyncRead + AsyncWrite + Unpin>(
         }
     })
     .await;
-}
-
-/// Wall-clock milliseconds since the Unix epoch.
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

@@ -3,10 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use bilipulse_runtime::backoff::{Backoff, Delays, Jitter};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::backoff::{Backoff, Jitter};
 use super::dial::Dialer;
 use super::session::{self, End, Endpoint, Target};
 use super::{ClientConfig, ClientEvent, ConnectionState, Source, WsScheme};
@@ -59,8 +59,12 @@ pub(super) async fn run<D: Dialer>(
 ) {
     let events = Events { tx, cancel };
     let mut sup = Supervisor {
-        backoff: Backoff::new(cfg.backoff_min, cfg.backoff_max, Jitter::Full),
-        risk: Backoff::new(cfg.risk_backoff_min, cfg.risk_backoff_max, Jitter::Floor),
+        backoff: Backoff::doubling(cfg.backoff_min, cfg.backoff_max)
+            .with_jitter(Jitter::Full)
+            .delays(),
+        risk: Backoff::doubling(cfg.risk_backoff_min, cfg.risk_backoff_max)
+            .with_jitter(Jitter::AboveCeiling)
+            .delays(),
         cfg,
         real_room: None,
         target: None,
@@ -76,8 +80,10 @@ pub(super) async fn run<D: Dialer>(
 
 struct Supervisor {
     cfg: ClientConfig,
-    backoff: Backoff,
-    risk: Backoff,
+    /// Reconnect delays: full jitter under a doubling ceiling.
+    backoff: Delays,
+    /// Waits after risk control or an unknown room: never shorter than the schedule.
+    risk: Delays,
     /// Real id once known; it never changes, so it is resolved once.
     real_room: Option<u64>,
     /// Credentials and hosts; `None` = resolve before the next connection.
@@ -111,15 +117,12 @@ impl Supervisor {
                     attempt: self.failures,
                 }))
                 .await?;
-            let (reason, healthy, auth_rejected) =
-                match session::run(&self.cfg, &target, ep, events, dialer).await {
-                    End::Stop => return Err(Stop),
-                    End::Over {
-                        reason,
-                        healthy,
-                        auth_rejected,
-                    } => (reason, healthy, auth_rejected),
-                };
+            let (reason, healthy) = match session::run(&self.cfg, &target, ep, events, dialer).await
+            {
+                End::Stop => return Err(Stop),
+                End::Over { reason, healthy } => (reason, healthy),
+            };
+            let auth_rejected = reason.is_auth_rejected();
             if healthy {
                 self.failures = 0;
                 self.since_resolve = 0;
@@ -180,6 +183,7 @@ impl Supervisor {
                 tracing::warn!(room = self.cfg.room, error = %e, ?retry_in, "resolve failed");
                 events
                     .emit(ClientEvent::State(ConnectionState::ResolveFailed {
+                        kind: e.kind(),
                         error: e.to_string(),
                         retry_in,
                     }))

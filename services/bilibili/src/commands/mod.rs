@@ -2,8 +2,8 @@
 //!
 //! [`normalize`] turns one body into events: usually one, one per gift for a `SEND_GIFT_V2`
 //! batch. Nothing is dropped: a command that is not modelled becomes an `other` event with its
-//! raw body, and so does a modelled command whose fields have an unexpected shape (counted in
-//! [`malformed_total`], logged at debug, and reported by [`normalize_detailed`]). Only bytes
+//! raw body, and so does a modelled command whose fields have an unexpected shape (logged at
+//! debug and reported by [`normalize_detailed`], for the caller's metric). Only bytes
 //! that are not a JSON object with a string `cmd` are an error ([`CommandError`]); the caller
 //! still keeps those bytes on the raw stream.
 //!
@@ -87,8 +87,6 @@ mod superchat;
 mod time;
 mod uinfo;
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use bilipulse_proto::{Other, Payload, RoomEvent, SCHEMA_VERSION, dedup_id};
 use serde::Deserialize;
 
@@ -121,14 +119,6 @@ pub struct Normalized {
     pub malformed: Option<String>,
 }
 
-static MALFORMED: AtomicU64 = AtomicU64::new(0);
-
-/// How many modelled commands this process has kept as `other` because their fields had an
-/// unexpected shape. A rising count means Bilibili changed a command; export it as a metric.
-pub fn malformed_total() -> u64 {
-    MALFORMED.load(Ordering::Relaxed)
-}
-
 /// Normalises one command body into room events (see the module docs for the rules).
 ///
 /// `recv_ms` is the receive time (Unix ms), `src` the ingester id written into each event.
@@ -141,7 +131,9 @@ pub fn normalize(
     normalize_detailed(room, body, recv_ms, src).map(|n| n.events)
 }
 
-/// [`normalize`], also saying whether a modelled command had to be kept as `other`.
+/// [`normalize`], also saying whether a modelled command had to be kept as `other`: a rising
+/// count of those means Bilibili changed a command, so callers export it as a metric (the
+/// ingester's `commands_reshaped_total`).
 pub fn normalize_detailed(
     room: u64,
     body: &[u8],
@@ -176,7 +168,6 @@ pub fn normalize_detailed(
             Ok(Shape::Command { cmd, send_time }) => (cmd, send_time, typed.to_string()),
         },
     };
-    MALFORMED.fetch_add(1, Ordering::Relaxed);
     tracing::debug!(room, cmd = %cmd, reason = %reason, "modelled command kept as other");
     let ctx = Ctx {
         room,

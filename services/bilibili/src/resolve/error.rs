@@ -60,7 +60,75 @@ pub enum ResolveError {
     Config(String),
 }
 
+/// What kind of resolve failure, without the details: `Copy`, comparable, and the source of
+/// metric labels ([`ResolveErrorKind::label`]), so nobody reads an error's text for a code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResolveErrorKind {
+    /// Risk control; `code` as in [`ResolveError::RiskControl`].
+    RiskControl {
+        /// -352, -412, 412 (HTTP status) or 0 (`v_voucher` challenge).
+        code: i64,
+    },
+    /// A non-zero API code that is not risk control.
+    Api {
+        /// Bilibili's `code`.
+        code: i64,
+    },
+    /// A non-success HTTP status other than 412.
+    Http {
+        /// The status code.
+        status: u16,
+    },
+    /// Connecting, sending or reading failed.
+    Transport,
+    /// The reply was not the JSON shape we need.
+    Decode,
+    /// The room does not exist (e.g. `room_init`'s code 60004).
+    NotFound,
+    /// The resolver configuration is unusable.
+    Config,
+}
+
+impl ResolveErrorKind {
+    /// A short label from a fixed set: the risk-control codes and the API codes the client
+    /// knows (`-101` not logged in) by number, every other API code as `api`, HTTP statuses by
+    /// class (`http_4xx`, `http_5xx`, `http_other`), then `transport`, `decode`, `not_found`,
+    /// `config`. Fixed so that a server answering arbitrary codes cannot grow a metric's
+    /// label set.
+    pub fn label(&self) -> &'static str {
+        match *self {
+            ResolveErrorKind::RiskControl { code: -352 } => "-352",
+            ResolveErrorKind::RiskControl { code: -412 } => "-412",
+            ResolveErrorKind::RiskControl { code: 412 } => "412",
+            ResolveErrorKind::RiskControl { code: 0 } => "voucher",
+            ResolveErrorKind::RiskControl { .. } => "risk_control",
+            ResolveErrorKind::Api { code: -101 } => "-101",
+            ResolveErrorKind::Api { .. } => "api",
+            ResolveErrorKind::Http { status: 400..=499 } => "http_4xx",
+            ResolveErrorKind::Http { status: 500..=599 } => "http_5xx",
+            ResolveErrorKind::Http { .. } => "http_other",
+            ResolveErrorKind::Transport => "transport",
+            ResolveErrorKind::Decode => "decode",
+            ResolveErrorKind::NotFound => "not_found",
+            ResolveErrorKind::Config => "config",
+        }
+    }
+}
+
 impl ResolveError {
+    /// The error's kind, for labels and decisions that must not depend on its text.
+    pub fn kind(&self) -> ResolveErrorKind {
+        match self {
+            ResolveError::RiskControl { code, .. } => ResolveErrorKind::RiskControl { code: *code },
+            ResolveError::Api { code, .. } => ResolveErrorKind::Api { code: *code },
+            ResolveError::Http { status, .. } => ResolveErrorKind::Http { status: *status },
+            ResolveError::Transport { .. } => ResolveErrorKind::Transport,
+            ResolveError::Decode { .. } => ResolveErrorKind::Decode,
+            ResolveError::NotFound { .. } => ResolveErrorKind::NotFound,
+            ResolveError::Config(_) => ResolveErrorKind::Config,
+        }
+    }
+
     /// True for the errors that mean "slow down": the caller should use its long back-off.
     pub fn is_risk_control(&self) -> bool {
         matches!(self, ResolveError::RiskControl { .. })
@@ -108,5 +176,48 @@ pub fn classify_code(endpoint: &'static str, code: i64, message: &str) -> Resolv
             code,
             message: message.to_owned(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_come_from_the_kind_not_the_text() {
+        // The text of a missing room 4123 contains "412"; its label must not say risk control.
+        let missing = ResolveError::NotFound { id: 4123 };
+        assert!(missing.to_string().contains("412"));
+        assert_eq!(missing.kind(), ResolveErrorKind::NotFound);
+        assert_eq!(missing.kind().label(), "not_found");
+
+        let cases = [
+            (classify_code("nav", -352, "x"), "-352"),
+            (classify_code("nav", -412, "x"), "-412"),
+            (classify_status("nav", 412).unwrap(), "412"),
+            (classify_code("nav", -101, "账号未登录"), "-101"),
+            (classify_code("nav", 60_004, "直播间不存在"), "api"),
+            (classify_code("nav", -41_200, "412 in the message"), "api"),
+            (classify_status("nav", 503).unwrap(), "http_5xx"),
+            (classify_status("nav", 404).unwrap(), "http_4xx"),
+            (
+                ResolveError::RiskControl {
+                    endpoint: "nav",
+                    code: 0,
+                },
+                "voucher",
+            ),
+            (
+                ResolveError::Decode {
+                    endpoint: "nav",
+                    reason: "-352".into(),
+                },
+                "decode",
+            ),
+        ];
+        for (error, label) in cases {
+            assert_eq!(error.kind().label(), label, "{error}");
+        }
+        assert!(classify_status("nav", 204).is_none());
     }
 }

@@ -25,7 +25,9 @@ use url::Url;
 
 pub use buvid::{FINGER_SPI, parse_finger_spi};
 pub use danmu_info::{DanmuHost, DanmuInfo, GET_DANMU_INFO, parse_danmu_info};
-pub use error::{RISK_CONTROL_CODES, ResolveError, classify_code, classify_status};
+pub use error::{
+    RISK_CONTROL_CODES, ResolveError, ResolveErrorKind, classify_code, classify_status,
+};
 pub use nav::{NAV, NavInfo, WbiKeys, parse_nav};
 pub use pacing::Pacer;
 pub use room::{GET_INFO, ROOM_INIT, RoomInfo, parse_get_info, parse_room_init};
