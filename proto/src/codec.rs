@@ -102,6 +102,12 @@ pub fn decode_event(bytes: &[u8]) -> Result<crate::RoomEvent, DecodeError> {
     if v > SCHEMA_VERSION {
         return Err(DecodeError::UnsupportedVersion { found: v });
     }
+    // serde's derived field matching takes an integer key as a field's position; the generic
+    // decoder ignores integer keys, as the contract only has named ones. Such a map (foreign or
+    // garbage) is decoded the generic way, so both decoders always agree (found by fuzzing).
+    if !top_level_keys_are_strings(bytes) {
+        return decode(bytes);
+    }
     let env: Envelope = from_slice(bytes)?;
     // No kind has a field named like an envelope field, so each pass ignores the other's.
     let payload = match Kind::parse(&env.kind) {
@@ -130,6 +136,30 @@ pub fn decode_event(bytes: &[u8]) -> Result<crate::RoomEvent, DecodeError> {
         src: env.src,
         payload,
     })
+}
+
+/// Whether every key of the top-level map is a string. Reads the map's keys and skips its
+/// values without building them (a value's nested maps and arrays are walked, not allocated
+/// beyond rmpv's borrowed view). Malformed input answers `false`: the caller's generic decode
+/// then reports the error.
+fn top_level_keys_are_strings(bytes: &[u8]) -> bool {
+    let mut rd = bytes;
+    let Ok(entries) = rmp::decode::read_map_len(&mut rd) else {
+        return false;
+    };
+    for _ in 0..entries {
+        let Ok(len) = rmp::decode::read_str_len(&mut rd) else {
+            return false;
+        };
+        let Some(rest) = rd.get(len as usize..) else {
+            return false;
+        };
+        rd = rest;
+        if rmpv::decode::read_value_ref_with_max_depth(&mut rd, MAX_DEPTH).is_err() {
+            return false;
+        }
+    }
+    true
 }
 
 /// `rmp_serde::from_slice` with the nesting limited to [`MAX_DEPTH`].

@@ -363,3 +363,27 @@ fn nesting_is_accepted_up_to_the_documented_depth_and_refused_beyond() {
     let msg = assert_malformed(message.decode_like(&nested(MAX_DEPTH + 1)), "too deep");
     assert!(msg.contains("depth"), "{msg}");
 }
+
+/// Found by the `contract_decode` fuzz target: a map with an integer key. serde's derived field
+/// matching reads integer 3 as "the fourth field" (the envelope's `cmd`), the generic decoder
+/// ignores it; both now ignore it, so the windower's fast decoder and every other consumer read
+/// the same event.
+#[test]
+fn an_integer_key_is_no_field_for_either_event_decoder() {
+    let entries = vec![
+        (Value::from("v"), Value::from(1)),
+        (Value::from("room"), Value::from(21_452_505)),
+        (Value::from("kind"), Value::from("like")),
+        (Value::from(3), Value::from("chatters")),
+        (Value::from("ts"), Value::from(1_764_000_004_623_i64)),
+        (Value::from("recv"), Value::from(1_764_000_004_687_i64)),
+        (Value::from("id"), Value::from("21452505:xd6124104b268f48b")),
+        (Value::from("src"), Value::from("ingester-0")),
+        (Value::from("uid"), Value::from(0)),
+    ];
+    let bytes = to_bytes(&Value::Map(entries));
+    let generic = decode::<RoomEvent>(&bytes).expect("the generic decoder accepts it");
+    let fast = bilipulse_proto::decode_event(&bytes).expect("the fast decoder accepts it");
+    assert_eq!(generic, fast);
+    assert_eq!(fast.cmd, "", "the integer key set no field");
+}

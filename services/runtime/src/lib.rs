@@ -22,20 +22,34 @@
 //! * [`placement`]: capacity-aware rendezvous hashing of keys over the live members — the same
 //!   answer on every replica.
 //!
+//! Without its default `service` feature the crate is only [`backoff`] and [`clock`]: what the
+//! Bilibili protocol library shares with the services, without NATS, axum or OpenTelemetry.
+//!
 //! A service's `main` is then: parse its CLI, [`telemetry::install_crypto_provider`],
 //! [`telemetry::init`], [`shutdown::Shutdown::on_signals`], bind [`admin::Server`],
 //! [`bus::connect_with_readiness`], [`bus::ensure_streams`], run until shut down.
 
+#[cfg(feature = "service")]
 pub mod admin;
 pub mod backoff;
+#[cfg(feature = "service")]
 pub mod bus;
 pub mod clock;
+#[cfg(feature = "service")]
 pub mod config;
+#[cfg(feature = "service")]
 pub mod kv_mirror;
+#[cfg(feature = "service")]
 pub mod membership;
+#[cfg(feature = "service")]
 pub mod placement;
+#[cfg(feature = "service")]
 pub mod rooms;
+#[cfg(feature = "service")]
 pub mod shutdown;
+#[cfg(feature = "service")]
 pub mod startup;
+#[cfg(feature = "service")]
 pub mod telemetry;
+#[cfg(feature = "service")]
 pub mod trace_context;
