@@ -125,12 +125,7 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), IngesterError
         trace_sample_ratio: config.trace_sample_ratio,
     });
 
-    // The contract's TTL unless overridden; at least a second (NATS TTLs are whole seconds).
-    let ttl = config
-        .member_ttl
-        .or(streams::MEMBERS.key_ttl)
-        .unwrap_or(std::time::Duration::from_secs(1))
-        .max(std::time::Duration::from_secs(1));
+    let ttl = bilipulse_runtime::membership::key_ttl(config.member_ttl, &streams::MEMBERS);
     let me = Member {
         v: SCHEMA_VERSION,
         id: id.clone(),

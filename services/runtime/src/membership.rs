@@ -16,6 +16,15 @@ use thiserror::Error;
 
 use crate::clock::now_ms;
 
+/// The TTL of a replica's membership key: the configured one, else the contract's for its
+/// bucket (`spec.key_ttl`), never under a second (NATS per-message TTLs are whole seconds).
+pub fn key_ttl(configured: Option<Duration>, spec: &bilipulse_proto::streams::KvSpec) -> Duration {
+    configured
+        .or(spec.key_ttl)
+        .unwrap_or(Duration::from_secs(1))
+        .max(Duration::from_secs(1))
+}
+
 /// How often to renew a key that lives `ttl`: a third of it, so one late or lost renewal does
 /// not let the key expire and cost the replica its work. Every service renews by this rule.
 pub fn renew_interval(ttl: Duration) -> Duration {
@@ -186,6 +195,21 @@ impl Membership {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_key_ttl_is_the_configured_one_else_the_contracts_and_at_least_a_second() {
+        use bilipulse_proto::streams::{MEMBERS, ROOMS};
+        assert_eq!(key_ttl(None, &MEMBERS), MEMBERS.key_ttl.unwrap());
+        assert_eq!(
+            key_ttl(Some(Duration::from_secs(2)), &MEMBERS),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            key_ttl(Some(Duration::from_millis(10)), &MEMBERS),
+            Duration::from_secs(1)
+        );
+        assert_eq!(key_ttl(None, &ROOMS), Duration::from_secs(1));
+    }
 
     #[test]
     fn renewal_runs_three_times_per_ttl() {

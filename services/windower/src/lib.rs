@@ -110,12 +110,7 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), WindowerError
         open(streams::STATUS.name).await?,
     ];
 
-    // The contract's TTL unless overridden; at least a second (NATS TTLs are whole seconds).
-    let ttl = config
-        .member_ttl
-        .or(streams::WINDOWERS.key_ttl)
-        .unwrap_or(std::time::Duration::from_secs(1))
-        .max(std::time::Duration::from_secs(1));
+    let ttl = bilipulse_runtime::membership::key_ttl(config.member_ttl, &streams::WINDOWERS);
     let me = Member {
         v: SCHEMA_VERSION,
         id: id.clone(),
