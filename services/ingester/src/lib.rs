@@ -105,6 +105,7 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), IngesterError
             drain_timeout: config.handover_timeout,
         },
         metrics.clone(),
+        readiness.clone(),
     );
     let publish_stop = CancellationToken::new();
     let publish_task = tokio::spawn(publisher.clone().run(

@@ -56,6 +56,14 @@ pub struct ReasonLabel {
     pub reason: &'static str,
 }
 
+/// Label for failed publishes.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FailureLabel {
+    /// [`crate::publish::PublishFailure::label`]: `ack_timeout`, `disconnected`, `no_stream`,
+    /// `too_large`, `refused`.
+    pub kind: &'static str,
+}
+
 /// Every metric the ingester exports.
 #[derive(Clone)]
 pub struct Metrics {
@@ -92,6 +100,9 @@ pub struct Metrics {
     pub dropped: Family<ClassLabel, Counter>,
     /// Publish attempts that failed and were retried.
     pub publish_retries: Counter,
+    /// Publishes or acks that failed, by kind: JetStream not answering (`ack_timeout`, as when
+    /// its disk is full), the connection gone, or a refusal.
+    pub publish_failures: Family<FailureLabel, Counter>,
     /// Reconnects to Bilibili.
     pub reconnects: Counter,
     /// Connections to Bilibili that ended, by why.
@@ -122,6 +133,7 @@ impl Metrics {
             buffer_bytes: Gauge::default(),
             dropped: Family::default(),
             publish_retries: Counter::default(),
+            publish_failures: Family::default(),
             reconnects: Counter::default(),
             disconnects: Family::default(),
             resolve_errors: Family::default(),
@@ -199,6 +211,11 @@ impl Metrics {
             "publish_retries",
             "Publishes retried after a failure",
             m.publish_retries.clone(),
+        );
+        r.register(
+            "publish_failures",
+            "Publishes or acks that failed, by kind",
+            m.publish_failures.clone(),
         );
         r.register("reconnects", "Reconnects to Bilibili", m.reconnects.clone());
         r.register(

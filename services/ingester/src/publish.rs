@@ -19,13 +19,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_nats::HeaderMap;
-use async_nats::jetstream::{self, context::PublishAckFuture, message::PublishMessage};
+use async_nats::jetstream::context::{PublishAckFuture, PublishError, PublishErrorKind};
+use async_nats::jetstream::{self, message::PublishMessage};
+use bilipulse_runtime::admin::Readiness;
 use bilipulse_runtime::backoff::Backoff;
 use bytes::Bytes;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::metrics::{ClassLabel, Metrics};
+use crate::metrics::{ClassLabel, FailureLabel, Metrics};
 
 /// First wait after a failed publish.
 const PUBLISH_RETRY_MIN: Duration = Duration::from_millis(50);
@@ -43,6 +45,54 @@ pub struct RoomCounters {
     /// Events dropped because the buffer was full.
     pub lost: AtomicU64,
 }
+
+/// Why a publish or its ack failed: the closed set the failure metric and the readiness reason
+/// are labelled with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublishFailure {
+    /// JetStream did not acknowledge in time: overloaded, leaderless, or unable to store (a
+    /// full disk looks like this from the client).
+    AckTimeout,
+    /// The connection to NATS broke.
+    Disconnected,
+    /// No stream takes the subject.
+    NoStream,
+    /// The message exceeds the server's `max_payload`.
+    TooLarge,
+    /// JetStream answered with an error.
+    Refused,
+}
+
+impl PublishFailure {
+    /// Classifies a client error by its kind.
+    pub fn of(e: &PublishError) -> PublishFailure {
+        match e.kind() {
+            PublishErrorKind::TimedOut => PublishFailure::AckTimeout,
+            PublishErrorKind::BrokenPipe => PublishFailure::Disconnected,
+            PublishErrorKind::StreamNotFound => PublishFailure::NoStream,
+            PublishErrorKind::MaxPayloadExceeded => PublishFailure::TooLarge,
+            PublishErrorKind::WrongLastMessageId
+            | PublishErrorKind::WrongLastSequence
+            | PublishErrorKind::MaxAckPending
+            | PublishErrorKind::Other => PublishFailure::Refused,
+        }
+    }
+
+    /// The metric label.
+    pub fn label(self) -> &'static str {
+        match self {
+            PublishFailure::AckTimeout => "ack_timeout",
+            PublishFailure::Disconnected => "disconnected",
+            PublishFailure::NoStream => "no_stream",
+            PublishFailure::TooLarge => "too_large",
+            PublishFailure::Refused => "refused",
+        }
+    }
+}
+
+/// The readiness condition the publisher owns: unmet from a failed publish until the next ack,
+/// so `/readyz` says that events are piling up in the buffer instead of reaching JetStream.
+pub const PUBLISH_CONDITION: &str = "publish";
 
 /// What a message is. Drops are counted per class, since only events are data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,16 +200,20 @@ pub struct Publisher {
     notify: Arc<Notify>,
     config: PublishConfig,
     metrics: Metrics,
+    readiness: Readiness,
 }
 
 impl Publisher {
-    /// Creates the buffer. Call [`Publisher::run`] once to drain it.
-    pub fn new(config: PublishConfig, metrics: Metrics) -> Publisher {
+    /// Creates the buffer. Call [`Publisher::run`] once to drain it. `readiness` gets the
+    /// [`PUBLISH_CONDITION`].
+    pub fn new(config: PublishConfig, metrics: Metrics, readiness: Readiness) -> Publisher {
+        readiness.set_ready(PUBLISH_CONDITION);
         Publisher {
             queue: Arc::default(),
             notify: Arc::default(),
             config,
             metrics,
+            readiness,
         }
     }
 
@@ -269,6 +323,7 @@ impl Publisher {
                 {
                     Ok(ack) => inflight.push_back((msg, ack)),
                     Err(e) => {
+                        self.failed(&e);
                         tracing::warn!(error = %e, subject = %msg.subject, "publish failed; will retry");
                         self.requeue(std::iter::once(msg));
                         send_failed = true;
@@ -287,10 +342,16 @@ impl Publisher {
                                 span.record("jetstream.duplicate", ack.duplicate);
                             }
                             self.acked(&msg, ack.duplicate);
-                            retry.reset();
+                            if retry.attempts() > 0 {
+                                // The first ack after failures: JetStream stores again.
+                                retry.reset();
+                                self.readiness.set_ready(PUBLISH_CONDITION);
+                                tracing::info!("JetStream acknowledges again");
+                            }
                             continue;
                         }
                         Err(e) => {
+                            self.failed(&e);
                             tracing::warn!(error = %e, subject = %msg.subject, in_flight = inflight.len() + 1, "ack failed; re-sending unacknowledged messages");
                             ack_failed = Some(msg);
                         }
@@ -318,6 +379,20 @@ impl Publisher {
             self.wait_for_nats(&client, retry.next_delay(), drain_deadline)
                 .await;
         }
+    }
+
+    /// Counts a failure by kind and marks the publisher not ready with the reason.
+    fn failed(&self, e: &PublishError) {
+        let kind = PublishFailure::of(e);
+        self.metrics
+            .publish_failures
+            .get_or_create(&FailureLabel { kind: kind.label() })
+            .inc();
+        let (messages, _) = self.buffered();
+        self.readiness.set_not_ready(
+            PUBLISH_CONDITION,
+            format!("{}: {e}; {messages} messages buffered", kind.label()),
+        );
     }
 
     fn acked(&self, msg: &Outgoing, duplicate: bool) {

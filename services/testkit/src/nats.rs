@@ -27,6 +27,9 @@ pub struct NatsServer {
     env: Vec<(String, String)>,
     name: String,
     child: Option<Child>,
+    /// The store is a tmpfs of this many MiB mounted on `<dir>/store` (see
+    /// [`NatsServer::start_on_small_disk`]); unmounted on drop.
+    small_disk: Option<u32>,
 }
 
 impl NatsServer {
@@ -53,14 +56,7 @@ impl NatsServer {
         files: &[&Path],
         env: &[(&str, &str)],
     ) -> Option<NatsServer> {
-        let bin = crate::require("nats-server", crate::tools::nats_server())?;
-        let mut s = Self::unstarted(
-            bin,
-            "test".into(),
-            free_port(),
-            free_port(),
-            extra_conf.into(),
-        );
+        let mut s = Self::unstarted_single(extra_conf)?;
         for file in files {
             let name = file.file_name().expect("a file name");
             std::fs::copy(file, s.dir.path().join(name))
@@ -74,6 +70,59 @@ impl NatsServer {
         Some(s)
     }
 
+    /// Starts a single-node server whose JetStream store is a disk of its own, `mib` MiB
+    /// large (a tmpfs mounted on the store directory), so that a test can fill it
+    /// ([`NatsServer::fill_disk`]) and give the space back ([`NatsServer::free_disk`]). The
+    /// server is told it may use far more (`max_file_store`), so a full disk shows as the
+    /// operating system's "no space left on device", not as a JetStream limit.
+    ///
+    /// Mounting needs root (CI runs as root): elsewhere the test is skipped with a message.
+    pub fn start_on_small_disk(mib: u32) -> Option<NatsServer> {
+        let mut s = Self::unstarted_single("")?;
+        let store = s.dir.path().join("store");
+        std::fs::create_dir(&store).expect("store dir");
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={mib}m"), "tmpfs"])
+            .arg(&store)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|st| st.success());
+        crate::require("a tmpfs mount for the store (root)", mounted.then_some(()))?;
+        s.small_disk = Some(mib);
+        s.launch();
+        Some(s)
+    }
+
+    /// Fills the small disk ([`NatsServer::start_on_small_disk`]) to the last byte with a
+    /// ballast file, as another tenant of the volume or a runaway log would; returns the
+    /// ballast's size in bytes.
+    pub fn fill_disk(&self) -> u64 {
+        assert!(self.small_disk.is_some(), "not started on a small disk");
+        let mut f = std::fs::File::create(self.ballast()).expect("ballast file");
+        let chunk = vec![0u8; 64 * 1024];
+        let mut written = 0u64;
+        loop {
+            match f.write(&chunk) {
+                Ok(0) => break,
+                Ok(n) => written += n as u64,
+                Err(e) if e.kind() == std::io::ErrorKind::StorageFull => break,
+                Err(e) => panic!("writing the ballast: {e}"),
+            }
+        }
+        // Bytes still in the page cache count against a tmpfs already; nothing to sync.
+        written
+    }
+
+    /// Removes the ballast [`NatsServer::fill_disk`] wrote: the space is back.
+    pub fn free_disk(&self) {
+        std::fs::remove_file(self.ballast()).expect("removing the ballast");
+    }
+
+    fn ballast(&self) -> PathBuf {
+        // Beside JetStream's own directory, on the same mount.
+        self.dir.path().join("store/ballast")
+    }
+
     fn spawn(
         bin: PathBuf,
         name: String,
@@ -84,6 +133,19 @@ impl NatsServer {
         let mut s = Self::unstarted(bin, name, client_port, monitor_port, extra_conf);
         s.launch();
         s
+    }
+
+    /// A single-node server (`extra_conf` appended to its configuration) on free ports, not
+    /// started yet; `None` when no `nats-server` is installed (see [`crate::require`]).
+    fn unstarted_single(extra_conf: &str) -> Option<NatsServer> {
+        let bin = crate::require("nats-server", crate::tools::nats_server())?;
+        Some(Self::unstarted(
+            bin,
+            "test".into(),
+            free_port(),
+            free_port(),
+            extra_conf.into(),
+        ))
     }
 
     /// A server with its own directory, not started yet.
@@ -107,6 +169,7 @@ impl NatsServer {
             env: Vec::new(),
             name,
             child: None,
+            small_disk: None,
         }
     }
 
@@ -188,6 +251,12 @@ impl NatsServer {
 impl Drop for NatsServer {
     fn drop(&mut self) {
         self.kill();
+        if self.small_disk.is_some() {
+            // Unmounted before the temporary directory is removed, or the removal fails.
+            let _ = Command::new("umount")
+                .arg(self.dir.path().join("store"))
+                .status();
+        }
     }
 }
 
@@ -252,11 +321,17 @@ impl NatsServer {
         let store = self.dir.path().join("store");
         let conf = format!(
             "server_name: {name}\nlisten: 127.0.0.1:{port}\nhttp: 127.0.0.1:{mon}\n\
-             jetstream {{ store_dir: {store:?} }}\n{extra}\n",
+             jetstream {{ store_dir: {store:?}{limit} }}\n{extra}\n",
             name = self.name,
             port = self.client_port,
             mon = self.monitor_port,
             store = store.display().to_string(),
+            // A small disk is filled by the operating system's measure, not JetStream's.
+            limit = if self.small_disk.is_some() {
+                ", max_file_store: 1G"
+            } else {
+                ""
+            },
             extra = self.extra_conf,
         );
         let conf_path = self.dir.path().join("nats.conf");

@@ -47,11 +47,7 @@ async fn kill_9_mid_window_neither_loses_nor_repeats_a_summary() {
     })
     .await;
     let all = world.summaries().await;
-    assert!(
-        duplicates(&all).is_empty(),
-        "duplicated: {:?}",
-        duplicates(&all)
-    );
+    assert_no_duplicates(&all, "");
     let m = w.metrics().await.unwrap();
     assert_eq!(
         m.get("bilipulse_windower_commits_total{label=\"refused\"}"),
@@ -85,9 +81,5 @@ async fn a_restart_after_the_duplicate_window_repeats_nothing() {
     })
     .await;
     let all = world.summaries().await;
-    assert!(
-        duplicates(&all).is_empty(),
-        "duplicated: {:?}",
-        duplicates(&all)
-    );
+    assert_no_duplicates(&all, "");
 }

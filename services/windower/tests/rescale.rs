@@ -35,6 +35,10 @@ async fn run(
         world.publish(ev).await;
     }
     during(&world, &mut ws).await;
+    let case = match ws.len() {
+        n if n == replicas => format!("replicas={replicas}"),
+        n => format!("replicas={replicas}→{n}"),
+    };
     for ev in b {
         world.publish(ev).await;
     }
@@ -46,11 +50,7 @@ async fn run(
     })
     .await;
     let all = world.summaries().await;
-    assert!(
-        duplicates(&all).is_empty(),
-        "{replicas} replicas duplicated {:?}",
-        duplicates(&all)
-    );
+    assert_no_duplicates(&all, &case);
     Some(comparable(&world.finals().await))
 }
 

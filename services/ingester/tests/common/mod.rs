@@ -75,6 +75,13 @@ impl World {
         Some(World::on(nats, Vec::new(), StreamOverrides::default(), specs).await)
     }
 
+    /// [`World::start`] on a NATS server whose store is a disk of `mib` MiB that the test can
+    /// fill ([`NatsServer::start_on_small_disk`]).
+    pub async fn start_on_small_disk(specs: &[RoomSpec], mib: u32) -> Option<World> {
+        let nats = NatsServer::start_on_small_disk(mib)?;
+        Some(World::on(nats, Vec::new(), StreamOverrides::default(), specs).await)
+    }
+
     /// [`World::start`] on an `n`-node NATS cluster, every stream and bucket replicated on
     /// all nodes (`--stream-replicas n`: give the services [`World::stream_flags`]).
     pub async fn start_clustered(specs: &[RoomSpec], n: usize) -> Option<World> {
@@ -575,6 +582,7 @@ impl Audit {
         gaps: &BTreeMap<u64, Vec<(i64, i64)>>,
         records: &[bilipulse_sim::EventRecord],
     ) {
+        self.report(gaps);
         assert!(
             self.delivered > 0,
             "the simulator delivered nothing: the scenario proves nothing"
@@ -644,6 +652,27 @@ impl Audit {
         );
     }
 
+    /// Prints this audit's figures on one line under the test's name (libtest names the thread
+    /// after the test), before anything is asserted, so that a failed run reports too:
+    /// `deploy/fault-matrix.sh` collects these lines into the table of `docs/reliability.md`.
+    /// `gaps` are the windows the scenario excuses (coverage gaps with their margins).
+    fn report(&self, gaps: &BTreeMap<u64, Vec<(i64, i64)>>) {
+        let scenario = std::thread::current().name().unwrap_or("?").to_owned();
+        let lost: u64 = self.missing_per_room().values().sum();
+        let duplicated: usize = self.duplicate_ids.values().map(|n| n - 1).sum();
+        let windows = gaps.values().flatten();
+        let gap_ms: i64 = windows.clone().map(|(a, b)| b - a).sum();
+        eprintln!(
+            "fault-matrix scenario={scenario} delivered={} stored={} lost={lost} duplicated={duplicated} \
+             misfiled={} gaps={} gap_room_s={:.2}",
+            self.delivered,
+            self.messages,
+            self.misfiled.len(),
+            windows.count(),
+            gap_ms as f64 / 1000.0
+        );
+    }
+
     /// Events the truth delivered that the stream lacks, all kinds, per room.
     pub fn missing_per_room(&self) -> BTreeMap<u64, u64> {
         let mut out = BTreeMap::new();
@@ -700,6 +729,25 @@ pub async fn more_events(world: &World, n: u64) {
         async || (world.try_events_last_seq().await.ok()? >= start + n).then_some(()),
     )
     .await;
+}
+
+/// Asserts that no ingester dropped a message (its buffer always had room), returning each
+/// one's metrics for further checks.
+pub async fn assert_none_dropped(
+    ingesters: &[Ingester],
+) -> Vec<bilipulse_testkit::process::Metrics> {
+    let mut all = Vec::new();
+    for i in ingesters {
+        let m = i.metrics().await.expect("metrics");
+        assert_eq!(
+            m.sum("bilipulse_ingester_dropped_total"),
+            0.0,
+            "{} dropped messages",
+            i.id
+        );
+        all.push(m);
+    }
+    all
 }
 
 /// Wall-clock Unix milliseconds (the simulator's clock for connection records).

@@ -195,6 +195,27 @@ pub fn finals(all: Vec<WindowSummary>) -> BTreeMap<WindowKey, WindowSummary> {
 }
 
 /// `(room, window, start, rev)` published more than once.
+/// Asserts that `all` (every summary in `BILI_SUMMARY`, after the recount agreed) holds no
+/// summary twice, printing the scenario's figures first on one line under the test's name, for
+/// `deploy/fault-matrix.sh` to collect into the table of `docs/reliability.md`; `case` tells
+/// apart several checks in one test (`key=value`, or empty).
+pub fn assert_no_duplicates(all: &[WindowSummary], case: &str) {
+    let scenario = std::thread::current().name().unwrap_or("?").to_owned();
+    let dup = duplicates(all);
+    let windows: BTreeSet<(u64, &str, i64)> = all
+        .iter()
+        .map(|s| (s.room, s.window.as_str(), s.start))
+        .collect();
+    eprintln!(
+        "fault-matrix scenario={scenario} {case} summaries={} windows={} duplicated={} recount_disagreements=0",
+        all.len(),
+        windows.len(),
+        dup.len()
+    );
+    assert!(dup.is_empty(), "duplicated: {dup:?}");
+}
+
+/// The (room, window, start, revision) keys that occur more than once in `all`.
 pub fn duplicates(all: &[WindowSummary]) -> Vec<(u64, String, i64, u32)> {
     let mut seen = BTreeSet::new();
     let mut dup = Vec::new();
