@@ -193,7 +193,10 @@ async fn kill_9_rooms_come_back_within_the_membership_ttl_and_only_the_gap_is_mi
         .map(|(room, from, to)| {
             (
                 *room,
-                vec![(from.min(&killed_at) - 1000, to.unwrap_or(i64::MAX) + 1000)],
+                vec![(
+                    from.min(&killed_at) - 1000,
+                    to.map_or(i64::MAX, |t| t + 1000),
+                )],
             )
         })
         .collect();

@@ -655,13 +655,19 @@ impl Audit {
     /// Prints this audit's figures on one line under the test's name (libtest names the thread
     /// after the test), before anything is asserted, so that a failed run reports too:
     /// `deploy/fault-matrix.sh` collects these lines into the table of `docs/reliability.md`.
-    /// `gaps` are the windows the scenario excuses (coverage gaps with their margins).
+    /// `gaps` are the windows the scenario excuses (coverage gaps with their margins); one that
+    /// is still open counts up to the time of the report.
     fn report(&self, gaps: &BTreeMap<u64, Vec<(i64, i64)>>) {
         let scenario = std::thread::current().name().unwrap_or("?").to_owned();
         let lost: u64 = self.missing_per_room().values().sum();
         let duplicated: usize = self.duplicate_ids.values().map(|n| n - 1).sum();
         let windows = gaps.values().flatten();
-        let gap_ms: i64 = windows.clone().map(|(a, b)| b - a).sum();
+        // A window still open (excused "from then on", up to `i64::MAX`) counts up to now.
+        let now = bilipulse_runtime::clock::now_ms();
+        let gap_ms: i64 = windows
+            .clone()
+            .map(|&(a, b)| b.min(now).saturating_sub(a).max(0))
+            .sum();
         eprintln!(
             "fault-matrix scenario={scenario} delivered={} stored={} lost={lost} duplicated={duplicated} \
              misfiled={} gaps={} gap_room_s={:.2}",
