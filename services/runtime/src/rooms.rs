@@ -2,13 +2,24 @@
 //! read by the ingesters: one way to add, find and list them, so both writers agree on keys and
 //! aliases.
 
+use std::time::Duration;
+
+use async_nats::jetstream::context::{PublishError, PublishErrorKind};
 use async_nats::jetstream::kv;
 use bilipulse_proto::{RoomConfig, SCHEMA_VERSION, streams};
 use futures::TryStreamExt as _;
 use thiserror::Error;
+use tokio::time::Instant;
 
+use crate::backoff::Backoff;
 use crate::clock::now_ms;
 use crate::kv_mirror::decode_room;
+
+/// How long a write keeps trying while no JetStream server answers for the bucket at all. Right
+/// after the bucket is created in a cluster (its leader's interest is still travelling the
+/// routes) or while its leader moves, a write can find no responder for a moment; that is worth
+/// waiting out, a refusal is not.
+pub const WRITE_PATIENCE: Duration = Duration::from_secs(5);
 
 /// Why the desired rooms could not be read or written.
 #[derive(Debug, Error)]
@@ -83,8 +94,8 @@ pub async fn put(
     };
     let bytes =
         bilipulse_proto::encode(&cfg).map_err(|source| RoomsError::Encode { room, source })?;
-    store
-        .put(room.to_string(), bytes.into())
+    let bytes = bytes::Bytes::from(bytes);
+    patiently(async || store.put(room.to_string(), bytes.clone()).await)
         .await
         .map_err(|source| RoomsError::Put { room, source })?;
     Ok(cfg)
@@ -92,10 +103,37 @@ pub async fn put(
 
 /// Stops observing `room` (a real id).
 pub async fn delete(store: &kv::Store, room: u64) -> Result<(), RoomsError> {
-    store
-        .delete(room.to_string())
+    patiently(async || store.delete(room.to_string()).await)
         .await
         .map_err(|source| RoomsError::Delete { room, source })
+}
+
+/// Runs `write` again, with back-off, while it fails only because no JetStream server answered
+/// its publish, for at most [`WRITE_PATIENCE`]; any other outcome is returned at once.
+async fn patiently<T, E>(mut write: impl AsyncFnMut() -> Result<T, E>) -> Result<T, E>
+where
+    E: std::error::Error + 'static,
+{
+    let mut delays =
+        Backoff::doubling(Duration::from_millis(50), Duration::from_millis(500)).delays();
+    let give_up = Instant::now() + WRITE_PATIENCE;
+    loop {
+        match write().await {
+            Err(e) if unanswered(&e) && Instant::now() < give_up => {
+                tracing::debug!(error = %e, "no JetStream server answered the write yet; retrying");
+                delays.wait().await;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+/// Whether `e` was caused by a publish that no server answered (the client reports a missing
+/// responder as "no stream found for given subject").
+fn unanswered(e: &(dyn std::error::Error + 'static)) -> bool {
+    e.source()
+        .and_then(|s| s.downcast_ref::<PublishError>())
+        .is_some_and(|p| p.kind() == PublishErrorKind::StreamNotFound)
 }
 
 /// The desired rooms, sorted by id, and the keys skipped because they do not hold a valid room
