@@ -95,7 +95,7 @@ pub async fn put(
     let bytes =
         bilipulse_proto::encode(&cfg).map_err(|source| RoomsError::Encode { room, source })?;
     let bytes = bytes::Bytes::from(bytes);
-    patiently(async || store.put(room.to_string(), bytes.clone()).await)
+    patiently(|| store.put(room.to_string(), bytes.clone()))
         .await
         .map_err(|source| RoomsError::Put { room, source })?;
     Ok(cfg)
@@ -103,16 +103,21 @@ pub async fn put(
 
 /// Stops observing `room` (a real id).
 pub async fn delete(store: &kv::Store, room: u64) -> Result<(), RoomsError> {
-    patiently(async || store.delete(room.to_string()).await)
+    patiently(|| store.delete(room.to_string()))
         .await
         .map_err(|source| RoomsError::Delete { room, source })
 }
 
 /// Runs `write` again, with back-off, while it fails only because no JetStream server answered
 /// its publish, for at most [`WRITE_PATIENCE`]; any other outcome is returned at once.
-async fn patiently<T, E>(mut write: impl AsyncFnMut() -> Result<T, E>) -> Result<T, E>
+///
+/// `write` is a plain closure returning a future, not an async closure: the futures of async
+/// closures that borrow are not provably `Send` yet, and the gateway's handlers need `Send`.
+async fn patiently<T, E, F, Fut>(mut write: F) -> Result<T, E>
 where
     E: std::error::Error + 'static,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
 {
     let mut delays =
         Backoff::doubling(Duration::from_millis(50), Duration::from_millis(500)).delays();
