@@ -45,6 +45,11 @@ pub struct WatchArgs {
     #[arg(long, value_name = "S")]
     pub seconds: Option<f64>,
 
+    /// Stop once this many commands have arrived (over all connections): with a feed of known
+    /// length, the CPU time is then that of exactly these commands.
+    #[arg(long, value_name = "N")]
+    pub messages: Option<u64>,
+
     /// Connections per room (each counted separately), to load a decoder with one feed.
     #[arg(long, default_value_t = 1, value_name = "C")]
     pub conns: usize,
@@ -184,7 +189,12 @@ pub async fn watch(
             }
             ClientEvent::Popularity(_) => {}
         }
+        if args.messages.is_some_and(|n| report.messages >= n) {
+            cancel.cancel();
+            break;
+        }
     }
+    drop(rx);
     for t in tasks {
         let _ = t.await;
     }

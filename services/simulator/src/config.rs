@@ -152,6 +152,62 @@ pub struct SimConfig {
     /// Chaos: send one malformed frame to a random room every this many seconds.
     #[arg(long, env = "BILIPULSE_SIM_CHAOS_MALFORMED_SECS")]
     pub chaos_malformed_secs: Option<u64>,
+
+    /// Load mode (recorded commands instead of generated traffic).
+    #[command(flatten)]
+    pub replay: ReplayConfig,
+}
+
+/// Load mode: every authenticated connection is sent real, recorded command bodies instead of
+/// its room's generated traffic, packed into frames and compressed once at start, so that the
+/// simulator costs next to nothing per command and a client's decoder is what gets measured.
+/// Nothing of it enters the truth log (the commands are not the room's events).
+#[derive(Debug, Clone, PartialEq, clap::Args)]
+pub struct ReplayConfig {
+    /// Load mode's recordings: a Bilibili fixtures directory (`messages/<CMD>/*.json` and
+    /// `messages-sanitized/<CMD>/*.json`, one command body per file). Every body is used once,
+    /// `DANMU_MSG` eight times (roughly a live room's mix), in an order shuffled by `--seed`;
+    /// `LOG_IN_NOTICE` is left out. Unset: normal traffic.
+    #[arg(long = "replay", env = "BILIPULSE_SIM_REPLAY", value_name = "DIR")]
+    pub dir: Option<std::path::PathBuf>,
+
+    /// Commands per frame in load mode (Bilibili batches up to about 20 in busy rooms).
+    #[arg(
+        long = "replay-per-frame",
+        env = "BILIPULSE_SIM_REPLAY_PER_FRAME",
+        default_value_t = 20,
+        value_parser = clap::value_parser!(u32).range(1..=1000)
+    )]
+    pub per_frame: u32,
+
+    /// Frames sent to each connection in load mode; afterwards it stays open and quiet
+    /// (heartbeats are still answered). 0: no end.
+    #[arg(
+        long = "replay-frames",
+        env = "BILIPULSE_SIM_REPLAY_FRAMES",
+        default_value_t = 0
+    )]
+    pub frames: u64,
+
+    /// Frames per second to each connection in load mode; 0: flood (as fast as the client
+    /// reads).
+    #[arg(
+        long = "replay-rate",
+        env = "BILIPULSE_SIM_REPLAY_RATE",
+        default_value_t = 0.0
+    )]
+    pub rate: f64,
+}
+
+impl Default for ReplayConfig {
+    fn default() -> ReplayConfig {
+        ReplayConfig {
+            dir: None,
+            per_frame: 20,
+            frames: 0,
+            rate: 0.0,
+        }
+    }
 }
 
 impl SimConfig {
@@ -189,6 +245,7 @@ impl SimConfig {
             fault_risk_control: 0,
             chaos_drop_secs: None,
             chaos_malformed_secs: None,
+            replay: ReplayConfig::default(),
         }
     }
 

@@ -24,6 +24,14 @@ pub enum SimError {
     /// The configuration is inconsistent (duplicate room ids, bad WBI key …).
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// The load mode's recorded commands could not be read.
+    #[error("cannot read replay commands from {path}: {source}")]
+    Replay {
+        /// The file or directory that failed.
+        path: std::path::PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
     /// A background thread could not be started.
     #[error("cannot start the traffic thread: {0}")]
     Thread(std::io::Error),

@@ -26,6 +26,7 @@ mod http;
 mod hub;
 mod identity;
 mod render;
+mod replay;
 mod rooms;
 mod shared;
 mod signature;
@@ -40,7 +41,9 @@ use std::thread::JoinHandle;
 
 use tokio_util::sync::CancellationToken;
 
-pub use config::{Account, DEFAULT_IMG_KEY, DEFAULT_SUB_KEY, Profile, RoomSpec, SimConfig};
+pub use config::{
+    Account, DEFAULT_IMG_KEY, DEFAULT_SUB_KEY, Profile, ReplayConfig, RoomSpec, SimConfig,
+};
 pub use error::{FaultError, SimError};
 pub use faults::{BOMB_INFLATED_LEN, FaultOutcome, FaultRequest, Faults, Malformed, Oversize};
 pub use rooms::RoomInfo;
@@ -98,6 +101,14 @@ pub async fn start(cfg: SimConfig) -> Result<SimHandle, SimError> {
         };
         ip.to_string()
     });
+    let replay = replay::ReplayFeed::load(
+        &cfg.replay,
+        &batch::Packer {
+            brotli_quality: cfg.brotli_quality,
+            zlib_level: cfg.zlib_level,
+        },
+        cfg.seed,
+    )?;
     let cancel = CancellationToken::new();
     let shared = Arc::new(Shared::new(
         cfg,
@@ -107,8 +118,14 @@ pub async fn start(cfg: SimConfig) -> Result<SimHandle, SimError> {
         addr,
         public_host,
         cancel.clone(),
+        replay,
     ));
-    let traffic = traffic::spawn(shared.clone())?;
+    // In load mode no connection listens to generated traffic: rendering it would only take
+    // CPU from the client being measured.
+    let traffic = match &shared.replay {
+        Some(_) => None,
+        None => Some(traffic::spawn(shared.clone())?),
+    };
     let app = http::router(shared.clone());
     let server = tokio::spawn(async move {
         let served = axum::serve(listener, app)
@@ -122,7 +139,7 @@ pub async fn start(cfg: SimConfig) -> Result<SimHandle, SimError> {
     Ok(SimHandle {
         shared,
         server,
-        traffic: Some(traffic),
+        traffic,
     })
 }
 
@@ -185,6 +202,9 @@ impl SimHandle {
     /// Stops generating traffic; returns once the traffic thread has stopped queueing frames
     /// (frames already queued are still written). Virtual time stands still while paused.
     pub async fn pause_traffic(&self) {
+        if self.traffic.is_none() {
+            return; // load mode: there is no generated traffic
+        }
         self.shared.traffic.paused.store(true, Ordering::Release);
         let mut rx = self.shared.traffic.observed.subscribe();
         let _ = rx.wait_for(|observed| *observed).await;
@@ -192,6 +212,9 @@ impl SimHandle {
 
     /// Resumes traffic after [`SimHandle::pause_traffic`] (or `start_paused`).
     pub async fn resume_traffic(&self) {
+        if self.traffic.is_none() {
+            return;
+        }
         self.shared.traffic.paused.store(false, Ordering::Release);
         let mut rx = self.shared.traffic.observed.subscribe();
         let _ = rx.wait_for(|observed| !*observed).await;

@@ -14,6 +14,7 @@ use crate::faults::FaultState;
 use crate::hub::Hub;
 use crate::identity::Identity;
 use crate::render::LOG_IN_NOTICE;
+use crate::replay::ReplayFeed;
 use crate::rooms::Directory;
 use crate::truth::Truth;
 
@@ -37,6 +38,9 @@ pub(crate) struct Shared {
     pub public_host: String,
     pub traffic: TrafficControl,
     pub cancel: CancellationToken,
+    /// Load mode's frames, when it is on: connections are sent these instead of their room's
+    /// traffic.
+    pub replay: Option<ReplayFeed>,
     login_notice: [Bytes; 3],
 }
 
@@ -50,6 +54,7 @@ impl Shared {
         addr: SocketAddr,
         public_host: String,
         cancel: CancellationToken,
+        replay: Option<ReplayFeed>,
     ) -> Shared {
         let packer = Packer {
             brotli_quality: cfg.brotli_quality,
@@ -76,6 +81,7 @@ impl Shared {
             addr,
             public_host,
             cancel,
+            replay,
             login_notice,
         }
     }

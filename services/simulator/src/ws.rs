@@ -56,7 +56,7 @@ fn as_u64(v: Option<&Value>) -> Option<u64> {
 }
 
 /// Splits one client packet (header + body) out of a binary message.
-fn client_packet(data: &[u8]) -> Option<(Header, &[u8])> {
+pub(crate) fn client_packet(data: &[u8]) -> Option<(Header, &[u8])> {
     let h = Header::parse(data).ok()?;
     if usize::from(h.header_len) != HEADER_LEN {
         return None;
@@ -197,6 +197,18 @@ pub(crate) async fn serve(mut socket: WebSocket, shared: Arc<Shared>, user_agent
             };
             shared.truth.record_conn_message(a.room, &ev, conn);
         }
+    }
+    if let Some(feed) = &shared.replay {
+        let end =
+            crate::replay::pump(socket, feed, a.enc, shared.cfg.heartbeat_timeout(), &cancel).await;
+        tracing::info!(conn, room = a.room, frames = end.frames, commands = end.commands,
+            reason = %end.reason, "load-mode connection ended");
+        let mut rec = conn_record(conn, ConnEvent::Close);
+        rec.room = Some(a.room);
+        rec.masked = Some(a.masked);
+        rec.reason = Some(end.reason);
+        shared.truth.record_conn(rec);
+        return;
     }
     shared.hub.subscribe(
         a.room_idx,
