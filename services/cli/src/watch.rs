@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use bilipulse_bilibili::client::{self, ClientConfig, ClientEvent, ConnectionState, Source};
 use bilipulse_bilibili::commands::{self, RecentIds};
 use bilipulse_bilibili::config::BilibiliArgs;
+use futures::StreamExt as _;
 use serde::Serialize;
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// Flags of `bilipulse watch`.
@@ -65,7 +65,7 @@ pub struct CountReport {
     /// Commands received, over all connections.
     pub messages: u64,
     /// Events normalised, by kind (after dropping Bilibili's own repeats per connection).
-    pub by_kind: BTreeMap<String, u64>,
+    pub by_kind: BTreeMap<&'static str, u64>,
     /// Process CPU time, seconds.
     pub cpu_s: f64,
     /// Wall time, seconds.
@@ -113,7 +113,9 @@ pub async fn watch(
 ) -> anyhow::Result<CountReport> {
     let started = Instant::now();
     let cpu = cpu_time::ProcessTime::try_now().ok();
-    let (tx, mut rx) = mpsc::channel::<(u64, usize, ClientEvent)>(4096);
+    // Every connection's events, read straight from its client's channel (no forwarding task:
+    // that would be a second channel hop per command).
+    let mut feeds = Vec::new();
     let resolver = match &args.url {
         Some(_) => None,
         None => Some(args.bilibili.resolver()?),
@@ -139,23 +141,19 @@ pub async fn watch(
                 (None, Some(r)) => args.bilibili.client(room, r),
                 (None, None) => unreachable!("a resolver exists whenever --url is absent"),
             };
-            let (mut events, task) = client::spawn(cfg, cancel.clone());
-            let tx = tx.clone();
+            let (events, task) = client::spawn(cfg, cancel.clone());
             tasks.push(task);
-            tokio::spawn(async move {
-                while let Some(ev) = events.recv().await {
-                    if tx.send((room, conn, ev)).await.is_err() {
-                        break;
-                    }
-                }
-            });
+            feeds.push(Box::pin(futures::stream::unfold(
+                events,
+                move |mut rx| async move { rx.recv().await.map(|ev| ((room, conn, ev), rx)) },
+            )));
         }
     }
-    drop(tx);
+    let mut feeds = futures::stream::select_all(feeds);
 
     let mut report = CountReport::default();
     let mut recent: BTreeMap<(u64, usize), RecentIds> = BTreeMap::new();
-    while let Some((room, conn, ev)) = rx.recv().await {
+    while let Some((room, conn, ev)) = feeds.next().await {
         match ev {
             ClientEvent::Command { body, recv_ms } => {
                 report.messages += 1;
@@ -173,10 +171,7 @@ pub async fn watch(
                     if !seen.first_seen(&ev.id) {
                         continue;
                     }
-                    *report
-                        .by_kind
-                        .entry(ev.kind().as_str().to_owned())
-                        .or_default() += 1;
+                    *report.by_kind.entry(ev.kind().as_str()).or_default() += 1;
                     if !args.count {
                         writeln!(out, "{}", serde_json::to_string(&ev)?)?;
                     }
@@ -194,7 +189,7 @@ pub async fn watch(
             break;
         }
     }
-    drop(rx);
+    drop(feeds);
     for t in tasks {
         let _ = t.await;
     }

@@ -264,7 +264,12 @@ impl Ctx<'_> {
     }
 
     fn other(&self) -> RoomEvent {
-        let raw = String::from_utf8_lossy(self.body).into_owned();
+        // Valid UTF-8 in practice: `from_utf8` checks it word by word, the lossy
+        // conversion only runs for a body that is not.
+        let raw = match std::str::from_utf8(self.body) {
+            Ok(s) => s.to_owned(),
+            Err(_) => String::from_utf8_lossy(self.body).into_owned(),
+        };
         self.event(
             self.ts(&[]),
             None,
