@@ -12,7 +12,7 @@
 # over 1 and 50 connections, flooding (as fast as each client reads) and at a fixed rate. Every
 # client stops after the same number of commands; CPU (user + system) and peak RSS are measured
 # from outside, by /usr/bin/time, the same way for all three. The peers are installed pinned into
-# .tools/peers by deploy/bench/peers/install.sh; none of their code is in this repository.
+# .tools/peers by deploy/install-tools.sh --bench; none of their code is in this repository.
 #
 # Environment: BILIPULSE_FIXTURES (default ../shared/fixtures/bilibili), BENCH_MESSAGES (commands
 # per flood run, default 200000), BENCH_RATE_SECS (length of a fixed-rate run, default 10),
@@ -26,7 +26,7 @@ MESSAGES="${BENCH_MESSAGES:-200000}"
 RATE_SECS="${BENCH_RATE_SECS:-10}"
 PER_FRAME=20
 OUT="$ROOT/target/bench"
-PEERS="$ROOT/.tools/peers"
+PEERS="${BILIPULSE_TOOLS:-$ROOT/.tools}/peers"
 
 log() { printf 'bench: %s\n' "$*" >&2; }
 die() {
@@ -45,7 +45,7 @@ part="${1:-decode}"
 log "building bilipulse-sim and bilipulse (release)"
 cargo build --release --locked -q -p bilipulse-sim -p bilipulse
 if [[ " ${BENCH_CLIENTS:-x} " != " bilipulse " ]]; then
-    bash deploy/bench/peers/install.sh "$PEERS" >&2
+    bash deploy/install-tools.sh --bench >&2
 fi
 mkdir -p "$OUT"
 
@@ -96,7 +96,7 @@ run_client() {
     if [[ "$client" != bilipulse ]]; then
         cmd+=(--url "$SIM_URL" --room 1001 --conns "$conns" --messages "$total")
     fi
-    report=$(NODE_PATH="$PEERS/node/node_modules" /usr/bin/time -f '%U %S %M %e' -o "$timing" \
+    report=$(BILIPULSE_PEERS="$PEERS" /usr/bin/time -f '%U %S %M %e' -o "$timing" \
         "${cmd[@]}" 2>>"$OUT/clients.log") || die "$client failed (see $OUT/clients.log)"
     local user sys rss wall got
     read -r user sys rss wall <"$timing"

@@ -18,7 +18,10 @@
 # against the committed lock file. A step whose inputs have not changed since it last
 # succeeded is skipped (a stamp file records the inputs), so a second run takes well under a
 # second. BILIPULSE_TOOLS overrides the target directory. With --stack, only what the local
-# stack (deploy/run.sh) needs: the venv, nats-server and the dashboard.
+# stack (deploy/run.sh) needs: the venv, nats-server and the dashboard. With --bench, only the
+# peers deploy/bench.sh compares with: .tools/peers/node (bilibili-live-ws 6.3.1,
+# deploy/bench/peers/package{,-lock}.json) and .tools/peers/venv (blivedm 0.1.1,
+# deploy/bench/peers/requirements-peers.txt).
 #
 # Needs: python3 (3.11+) with venv support, node 20+ and npm. On Debian the script installs
 # python3-venv through apt when that is what is missing and it runs as root.
@@ -257,6 +260,49 @@ install_cargo_deny() {
 }
 
 # --- hooks for later -----------------------------------------------------------------------
+# --- peers of the decode comparison (deploy/bench.sh; only with --bench) ------------------
+# bilibili-live-ws (npm ci against deploy/bench/peers/package-lock.json, no install scripts)
+# and blivedm (pip --require-hashes; every pin, brotli 1.0.9 included, is a CPython 3.11 wheel).
+# Only their packages: the drivers that run them are ours (deploy/bench/peers/).
+
+PEERS_SRC="$DEPLOY/bench/peers"
+PEERS_DIR="$TOOLS/peers"
+PEERS_REQ="$PEERS_SRC/requirements-peers.txt"
+LIVE_WS_VERSION=6.3.1
+BLIVEDM_VERSION=0.1.1
+
+live_ws_version() {
+    node -p "require('$PEERS_DIR/node/node_modules/bilibili-live-ws/package.json').version" 2>/dev/null
+}
+
+check_peers_node() {
+    [[ "$(live_ws_version)" == "$LIVE_WS_VERSION" ]]
+}
+
+install_peers_node() {
+    mkdir -p "$PEERS_DIR/node"
+    cp "$PEERS_SRC/package.json" "$PEERS_SRC/package-lock.json" "$PEERS_DIR/node/"
+    (cd "$PEERS_DIR/node" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >&2) ||
+        die "npm ci failed in $PEERS_DIR/node (npm registry unreachable, or the lock file is stale?)"
+}
+
+check_peers_venv() {
+    "$PEERS_DIR/venv/bin/python" -c "
+import importlib.metadata as m, blivedm, brotli, aiohttp
+assert m.version('blivedm') == '$BLIVEDM_VERSION'
+" >/dev/null 2>&1
+}
+
+install_peers_venv() {
+    python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' ||
+        die "$PEERS_REQ pins CPython 3.11 wheels, but python3 is $(python3 --version 2>&1); regenerate it for this interpreter"
+    rm -rf "$PEERS_DIR/venv"
+    python3 -m venv "$PEERS_DIR/venv" || die "python3 -m venv $PEERS_DIR/venv failed"
+    "$PEERS_DIR/venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
+        --require-hashes --only-binary=:all: -r "$PEERS_REQ" ||
+        die "pip could not install $PEERS_REQ (hash mismatch or PyPI unreachable?)"
+}
+
 #
 # Add a tool by writing check_<name> and install_<name> and calling `step <name> <inputs>`
 # below. Planned, not installed yet:
@@ -280,6 +326,13 @@ main() {
     py="$(python3 -c 'import sys; print(sys.version)')"
     node_v="$(node --version)"
 
+    if [[ ${1:-} == --bench ]]; then
+        mkdir -p "$PEERS_DIR"
+        step peers_node "$(fingerprint "$PEERS_SRC/package-lock.json" <(printf '%s' "$node_v"))"
+        step peers_venv "$(fingerprint "$PEERS_REQ" <(printf '%s' "$py"))"
+        log "peers: bilibili-live-ws $(live_ws_version) in $PEERS_DIR/node, blivedm $BLIVEDM_VERSION in $PEERS_DIR/venv"
+        return
+    fi
     step venv "$(fingerprint "$PY_REQ" <(printf '%s' "$py"))"
     step nats "$(fingerprint "$NATS_REQ")"
     local -a dash_files

@@ -1,5 +1,5 @@
 """Decode-speed driver for the peer client blivedm (PyPI, pinned in requirements-peers.txt
-beside this file; installed by install.sh into <dir>/venv; run with that venv's python).
+beside this file; installed by deploy/install-tools.sh --bench into .tools/peers/venv; run with that venv's python).
 
 It opens --conns BLiveClient connections to --url for --room (anonymous: uid 0, no key;
 blivedm always asks for protover 3 = brotli) and counts every decoded command blivedm
@@ -85,7 +85,7 @@ try:
     import blivedm  # noqa: E402
     import blivedm.client  # noqa: E402
 except ImportError as e:
-    sys.stderr.write(f"blivedm_count: cannot import blivedm ({e}); run it with the venv from deploy/bench/peers/install.sh\n")
+    sys.stderr.write(f"blivedm_count: cannot import blivedm ({e}); run it with the venv from deploy/install-tools.sh --bench\n")
     sys.exit(2)
 
 VERSION = importlib.metadata.version(PEER)

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Decode-speed driver for the peer client bilibili-live-ws (npm, pinned in package-lock.json
-// beside this file; installed by install.sh into <dir>/node). It opens --conns LiveWS
+// beside this file; installed by deploy/install-tools.sh --bench into .tools/peers/node). It opens --conns LiveWS
 // connections to --url for --room (anonymous: uid 0, no key, no buvid; protover 3 = brotli)
 // and counts the decoded commands the library hands its user: one `msg` event per op-5
 // command, after the library has brotli-decompressed the container (zlib.brotliDecompress)
@@ -11,7 +11,7 @@
 // Logs go to stderr. Usage:
 //   node live-ws.mjs --url ws://127.0.0.1:PORT/sub --room ROOM --conns C --messages M [--timeout-s T]
 // The library is loaded from $BILIPULSE_PEERS/node/node_modules (default
-// <repo>/.tools/peers/node, where install.sh puts it).
+// <repo>/.tools/peers/node, where deploy/install-tools.sh --bench puts it).
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,7 +62,7 @@ try {
     ({ LiveWS } = require(PEER));
     ({ version } = require(`${PEER}/package.json`));
 } catch (e) {
-    log(`cannot load ${PEER} from ${join(peersDir, 'node')} (run deploy/bench/peers/install.sh): ${e.message}`);
+    log(`cannot load ${PEER} from ${join(peersDir, 'node')} (run deploy/install-tools.sh --bench): ${e.message}`);
     process.exit(2);
 }
 

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use async_nats::jetstream::{self, kv};
 use bilipulse_proto::streams::ROOMS;
 use bilipulse_runtime::bus;
 use bilipulse_runtime::config::{NatsConfig, StreamOverrides};
@@ -14,20 +15,27 @@ use tokio::time::Instant;
 
 const ROOM: u64 = 21_452_505;
 
+/// A `bili_rooms` handle whose bucket has just been deleted: no server answers its writes.
+async fn bucket_gone(server: &NatsServer) -> (jetstream::Context, kv::Store) {
+    let client = bus::connect(&NatsConfig::new(server.url()), "rooms-write-test")
+        .await
+        .unwrap();
+    let js = bus::jetstream(client);
+    let store = bus::ensure_bucket(&js, &ROOMS, &StreamOverrides::default())
+        .await
+        .unwrap();
+    js.delete_stream(format!("KV_{}", ROOMS.bucket))
+        .await
+        .unwrap();
+    (js, store)
+}
+
 #[tokio::test]
 async fn a_write_waits_for_a_bucket_that_is_not_answering_yet() {
     let Some(server) = NatsServer::start() else {
         return;
     };
-    let client = bus::connect(&NatsConfig::new(server.url()), "rooms-write-test")
-        .await
-        .unwrap();
-    let js = bus::jetstream(client);
-    let o = StreamOverrides::default();
-    let store = bus::ensure_bucket(&js, &ROOMS, &o).await.unwrap();
-    js.delete_stream(format!("KV_{}", ROOMS.bucket))
-        .await
-        .unwrap();
+    let (js, store) = bucket_gone(&server).await;
 
     // Nobody answers for the bucket now; it comes back a little later, while the write waits.
     let recreate = {
@@ -59,16 +67,7 @@ async fn a_write_to_a_bucket_that_never_answers_fails_after_the_patience() {
     let Some(server) = NatsServer::start() else {
         return;
     };
-    let client = bus::connect(&NatsConfig::new(server.url()), "rooms-write-test")
-        .await
-        .unwrap();
-    let js = bus::jetstream(client);
-    let store = bus::ensure_bucket(&js, &ROOMS, &StreamOverrides::default())
-        .await
-        .unwrap();
-    js.delete_stream(format!("KV_{}", ROOMS.bucket))
-        .await
-        .unwrap();
+    let (_js, store) = bucket_gone(&server).await;
 
     let started = Instant::now();
     let err = rooms::put(&store, ROOM, None, "").await.unwrap_err();
