@@ -160,8 +160,9 @@ pub async fn watch(
                 let events = match commands::normalize(room, &body, recv_ms, "watch") {
                     Ok(e) => e,
                     Err(e) => {
+                        // Reported, and still counted against --messages below.
                         let _ = writeln!(err, "room {room}: {e}");
-                        continue;
+                        Vec::new()
                     }
                 };
                 let seen = recent
