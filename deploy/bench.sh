@@ -28,11 +28,8 @@ PER_FRAME=20
 OUT="$ROOT/target/bench"
 PEERS="${BILIPULSE_TOOLS:-$ROOT/.tools}/peers"
 
-log() { printf 'bench: %s\n' "$*" >&2; }
-die() {
-    printf 'bench: ERROR: %s\n' "$*" >&2
-    exit 1
-}
+# shellcheck source=deploy/lib/log.sh
+source "$ROOT/deploy/lib/log.sh"
 
 [[ -d "$FIXTURES/messages" ]] || die "no fixtures at $FIXTURES (set BILIPULSE_FIXTURES)"
 [[ -x /usr/bin/time ]] || die "/usr/bin/time is needed (Debian: apt-get install time)"

@@ -21,7 +21,8 @@ minutes="${1:-10}"
 shift || true
 CARGO_FUZZ_VERSION=0.13.2
 
-log() { printf 'fuzz: %s\n' "$*" >&2; }
+# shellcheck source=deploy/lib/log.sh
+source "$ROOT/deploy/lib/log.sh"
 
 if [[ "$("$TOOLS/cargo/bin/cargo-fuzz" --version 2>/dev/null)" != "cargo-fuzz $CARGO_FUZZ_VERSION" ]]; then
   log "installing cargo-fuzz $CARGO_FUZZ_VERSION into $TOOLS/cargo"

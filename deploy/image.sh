@@ -31,11 +31,8 @@ export CONTAINERS_CONF="$TOOLS/containers.conf"
 # Debian bookworm's packages (podman 4.3, docker-compose 1.29 for validating deploy/compose.yaml).
 PACKAGES="podman buildah runc uidmap debootstrap docker-compose"
 
-log() { printf 'image: %s\n' "$*" >&2; }
-die() {
-    printf 'image: ERROR: %s\n' "$*" >&2
-    exit 1
-}
+# shellcheck source=deploy/lib/log.sh
+source "$ROOT/deploy/lib/log.sh"
 
 setup() {
     local missing=()

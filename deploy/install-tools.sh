@@ -31,11 +31,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DEPLOY="$ROOT/deploy"
 TOOLS="${BILIPULSE_TOOLS:-$ROOT/.tools}"
 
-log() { printf 'install-tools: %s\n' "$*" >&2; }
-die() {
-    printf 'install-tools: ERROR: %s\n' "$*" >&2
-    exit 1
-}
+# shellcheck source=deploy/lib/log.sh
+source "$ROOT/deploy/lib/log.sh"
 
 # Fingerprint of a step's inputs: its pinned files plus the interpreter it runs with.
 fingerprint() {

@@ -32,11 +32,8 @@ EXTERNAL_SECRETS=bilipulse-bilibili,bilipulse-nats-users
 # The programs the bilipulse image holds: deploy/Dockerfile's BINARIES.
 IMAGE_BINARIES="$(sed -n 's/^ARG BINARIES="\(.*\)"$/\1/p' "$ROOT/deploy/Dockerfile")"
 
-log() { printf 'validate-k8s: %s\n' "$*" >&2; }
-die() {
-    printf 'validate-k8s: ERROR: %s\n' "$*" >&2
-    exit 1
-}
+# shellcheck source=deploy/lib/log.sh
+source "$ROOT/deploy/lib/log.sh"
 in_ci() { [[ -n "${CI:-}" && "${CI}" != "false" && "${CI}" != "0" ]]; }
 indent() { sed 's/^/    /' >&2; }
 
