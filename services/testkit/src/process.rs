@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -13,14 +14,22 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 pub struct ServiceProcess {
     /// A name for messages (its `--id`).
     pub id: String,
-    /// Its admin listener (`--admin-addr`).
-    pub admin: SocketAddr,
+    /// Its admin listener, once read from its log (see [`ServiceProcess::admin`]).
+    admin: OnceLock<SocketAddr>,
     child: Option<Child>,
     log: PathBuf,
+    /// Length of the log file when this process started: earlier lines are a predecessor's.
+    log_from: u64,
 }
 
+/// What the runtime logs once its admin listener is bound (`runtime::admin`), followed by
+/// `addr=<ip:port>`.
+const ADMIN_LISTENING: &str = "admin HTTP listening";
+
 impl ServiceProcess {
-    /// Starts `bin` with `flags` (flag → value; `--admin-addr` is added on a free port), its
+    /// Starts `bin` with `flags` (flag → value; `--admin-addr 127.0.0.1:0` is added: the
+    /// process binds a port the kernel picks, and the test learns it from the log, so that no
+    /// other process can take the port between a test choosing it and the service binding it), its
     /// output appended to `<log_dir>/<id>.log`, with an empty environment but `RUST_BACKTRACE`.
     pub fn spawn(
         bin: &Path,
@@ -42,9 +51,8 @@ impl ServiceProcess {
         flags: &BTreeMap<String, String>,
         env: &[(&str, &str)],
     ) -> ServiceProcess {
-        let admin = SocketAddr::from(([127, 0, 0, 1], crate::nats::free_port()));
         let mut flags = flags.clone();
-        flags.insert("--admin-addr".into(), admin.to_string());
+        flags.insert("--admin-addr".into(), "127.0.0.1:0".into());
         let log = log_dir.join(format!("{id}.log"));
         let out = std::fs::OpenOptions::new()
             .create(true)
@@ -52,6 +60,7 @@ impl ServiceProcess {
             .open(&log)
             .expect("log file");
         let err = out.try_clone().expect("log file");
+        let log_from = out.metadata().map(|m| m.len()).unwrap_or(0);
         let child = Command::new(bin)
             .args(flags.iter().flat_map(|(k, v)| [k.clone(), v.clone()]))
             .env_clear()
@@ -64,10 +73,27 @@ impl ServiceProcess {
             .unwrap_or_else(|e| panic!("{} starts: {e}", bin.display()));
         ServiceProcess {
             id: id.to_owned(),
-            admin,
+            admin: OnceLock::new(),
             child: Some(child),
             log,
+            log_from,
         }
+    }
+
+    /// Its admin listener's address, as it logged it once bound; `Err` until then (callers
+    /// poll, as they poll `/readyz`).
+    pub fn admin(&self) -> Result<SocketAddr, String> {
+        if let Some(a) = self.admin.get() {
+            return Ok(*a);
+        }
+        let log = std::fs::read(&self.log).unwrap_or_default();
+        let own = log.get(self.log_from as usize..).unwrap_or_default();
+        let addr = String::from_utf8_lossy(own)
+            .lines()
+            .find(|l| l.contains(ADMIN_LISTENING))
+            .and_then(admin_addr_in)
+            .ok_or_else(|| format!("{} has not logged its admin address yet", self.id))?;
+        Ok(*self.admin.get_or_init(|| addr))
     }
 
     /// The process id.
@@ -134,13 +160,16 @@ impl ServiceProcess {
 
     /// Its `/metrics`.
     pub async fn metrics(&self) -> Result<Metrics, String> {
-        let body = http_get(self.admin, "/metrics").await?;
+        let body = http_get(self.admin()?, "/metrics").await?;
         Ok(Metrics::parse(&body))
     }
 
     /// True when `/readyz` answers 200.
     pub async fn is_ready(&self) -> bool {
-        http_get(self.admin, "/readyz").await.is_ok()
+        match self.admin() {
+            Ok(addr) => http_get(addr, "/readyz").await.is_ok(),
+            Err(_) => false,
+        }
     }
 }
 
@@ -196,6 +225,27 @@ impl Metrics {
     }
 }
 
+/// The `addr=` field of a log line (ANSI colour codes, if any, removed first).
+fn admin_addr_in(line: &str) -> Option<SocketAddr> {
+    let mut plain = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            // CSI: ESC '[' parameters… final letter.
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            plain.push(c);
+        }
+    }
+    let rest = &plain[plain.find("addr=")? + 5..];
+    let end = rest.find(|c: char| c.is_whitespace()).unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
+
 /// A minimal HTTP/1.0 GET on 127.0.0.1, returning the body of a 200.
 pub async fn http_get(addr: SocketAddr, path: &str) -> Result<String, String> {
     let io = async {
@@ -216,4 +266,23 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> Result<String, String> {
         return Err(format!("GET {path}: {}", head.lines().next().unwrap_or("")));
     }
     Ok(body.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::admin_addr_in;
+
+    #[test]
+    fn the_admin_address_is_read_from_plain_and_coloured_log_lines() {
+        let plain = "2026-12-03T12:01:48Z  INFO bilipulse_runtime::admin: admin HTTP listening addr=127.0.0.1:45371";
+        let coloured = "\x1b[2m2026\x1b[0m \x1b[32m INFO\x1b[0m admin HTTP listening \x1b[3maddr\x1b[0m\x1b[2m=\x1b[0m127.0.0.1:45371";
+        for line in [plain, coloured] {
+            assert_eq!(
+                admin_addr_in(line),
+                Some("127.0.0.1:45371".parse().unwrap()),
+                "{line:?}"
+            );
+        }
+        assert_eq!(admin_addr_in("admin HTTP listening"), None);
+    }
 }
