@@ -14,6 +14,7 @@ use bilipulse_bilibili::client::{
 };
 use bilipulse_bilibili::resolve::{Resolver, ResolverConfig};
 use bilipulse_sim::{Profile, RoomSpec, SimConfig};
+use bilipulse_testkit::wait::eventually;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -128,6 +129,13 @@ async fn every_room_dropped_at_once_comes_back_spread_out_without_resolving_agai
             .expect("every room authenticates")
             .expect("followers alive");
     }
+    // A client counts as authenticated when the auth reply arrives; the simulator adds the
+    // connection to its room just after sending that reply. Wait for the server's side too, or
+    // the storm can miss a connection that is authenticated but not yet in its room.
+    eventually("every connection in its room", DEADLINE, async || {
+        (sim.open_connections() == ROOMS as usize).then_some(())
+    })
+    .await;
 
     let storm_at = Instant::now();
     let dropped = sim
