@@ -151,13 +151,21 @@ async fn next_state(rx: &mut Receiver<ClientEvent>) -> ConnectionState {
     }
 }
 
-fn cmd_of(ev: &ClientEvent) -> String {
+/// The cmds of a frame's batch, in order.
+fn cmds_of(ev: &ClientEvent) -> Vec<String> {
     match ev {
-        ClientEvent::Command { body, .. } => {
-            let v: serde_json::Value = serde_json::from_slice(body).unwrap();
-            v["cmd"].as_str().unwrap().to_owned()
+        ClientEvent::Commands(batch) => {
+            assert!(!batch.bodies.is_empty(), "a batch is never empty");
+            batch
+                .bodies
+                .iter()
+                .map(|body| {
+                    let v: serde_json::Value = serde_json::from_slice(body).unwrap();
+                    v["cmd"].as_str().unwrap().to_owned()
+                })
+                .collect()
         }
-        other => panic!("expected a command, got {other:?}"),
+        other => panic!("expected commands, got {other:?}"),
     }
 }
 
@@ -204,22 +212,19 @@ async fn authenticates_heartbeats_at_once_and_delivers_commands() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64;
-    let got: Vec<ClientEvent> = vec![
-        next(&mut rx).await,
-        next(&mut rx).await,
-        next(&mut rx).await,
-    ];
-    let cmds: Vec<String> = got.iter().map(cmd_of).collect();
-    assert_eq!(cmds, ["DANMU_MSG", "LOG_IN_NOTICE", "INTERACT_WORD_V2"]);
-    for ev in &got {
-        let ClientEvent::Command { recv_ms, .. } = ev else {
-            unreachable!()
-        };
-        assert!(
-            (*recv_ms - before).abs() < 60_000,
-            "recv_ms is wall-clock ms"
-        );
-    }
+    // The frame's commands arrive as one batch, in order.
+    let got = next(&mut rx).await;
+    assert_eq!(
+        cmds_of(&got),
+        ["DANMU_MSG", "LOG_IN_NOTICE", "INTERACT_WORD_V2"]
+    );
+    let ClientEvent::Commands(batch) = &got else {
+        unreachable!()
+    };
+    assert!(
+        (batch.recv_ms - before).abs() < 60_000,
+        "recv_ms is wall-clock ms"
+    );
     assert_eq!(stats.snapshot().commands, 3);
 
     // Cancel: a close frame reaches the server, then Stopped, then the task ends.
@@ -255,21 +260,28 @@ async fn a_logged_in_connection_is_masked_only_on_log_in_notice() {
         next_state(&mut rx).await,
         ConnectionState::Authenticated { .. }
     ));
-    ws.send(Message::Binary(command("LOG_IN_NOTICE", 1).into()))
+    // The notice in the middle of a frame: the commands before it, then Masked, then the rest,
+    // so that a consumer sees the state change where it happened.
+    let mut frame = command("DANMU_MSG", 1);
+    frame.extend(command("LOG_IN_NOTICE", 2));
+    frame.extend(command("SEND_GIFT", 3));
+    ws.send(Message::Binary(frame.into())).await.unwrap();
+    ws.send(Message::Binary(command("LOG_IN_NOTICE", 4).into()))
         .await
         .unwrap();
-    ws.send(Message::Binary(command("LOG_IN_NOTICE", 2).into()))
-        .await
-        .unwrap();
+    assert_eq!(cmds_of(&next(&mut rx).await), ["DANMU_MSG"]);
     assert_eq!(
         next_state(&mut rx).await,
         ConnectionState::Masked {
             reason: MaskReason::LogInNotice
         }
     );
-    assert_eq!(cmd_of(&next(&mut rx).await), "LOG_IN_NOTICE");
+    assert_eq!(
+        cmds_of(&next(&mut rx).await),
+        ["LOG_IN_NOTICE", "SEND_GIFT"]
+    );
     // Once per connection: the second notice is only a command.
-    assert_eq!(cmd_of(&next(&mut rx).await), "LOG_IN_NOTICE");
+    assert_eq!(cmds_of(&next(&mut rx).await), ["LOG_IN_NOTICE"]);
 }
 
 #[tokio::test]
@@ -297,13 +309,14 @@ async fn malformed_frames_are_counted_and_the_good_packets_and_connection_kept()
         .await
         .unwrap();
 
+    // One batch per frame, each with the good packet of its frame.
     let cmds: Vec<String> = [
         next(&mut rx).await,
         next(&mut rx).await,
         next(&mut rx).await,
     ]
     .iter()
-    .map(cmd_of)
+    .flat_map(cmds_of)
     .collect();
     assert_eq!(cmds, ["DANMU_MSG", "SEND_GIFT", "LIKE_INFO_V3_UPDATE"]);
     assert_eq!(stats.snapshot().malformed, 3);

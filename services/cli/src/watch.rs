@@ -72,23 +72,14 @@ pub struct CountReport {
     pub wall_s: f64,
 }
 
-/// Runs `watch` until the time is up or Ctrl-C.
+/// Runs `watch` until the time is up (`--seconds`, `--messages`) or Ctrl-C.
 pub async fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
     let cancel = CancellationToken::new();
     let stop = cancel.clone();
-    let seconds = args.seconds;
     tokio::spawn(async move {
-        let timer = async {
-            match seconds {
-                Some(s) => tokio::time::sleep(Duration::from_secs_f64(s.max(0.0))).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            _ = timer => {}
-            _ = tokio::signal::ctrl_c() => {}
+        if tokio::signal::ctrl_c().await.is_ok() {
+            stop.cancel();
         }
-        stop.cancel();
     });
     let report = watch(
         &args,
@@ -103,8 +94,8 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Watches until `cancel` fires; prints events to `out` (unless counting) and connection
-/// states to `err`; returns the counts.
+/// Watches until `cancel` fires, `--seconds` have passed or `--messages` commands have come;
+/// prints events to `out` (unless counting) and connection states to `err`; returns the counts.
 pub async fn watch(
     args: &WatchArgs,
     cancel: CancellationToken,
@@ -113,6 +104,20 @@ pub async fn watch(
 ) -> anyhow::Result<CountReport> {
     let started = Instant::now();
     let cpu = cpu_time::ProcessTime::try_now().ok();
+    // Timed from `started`, the instant `wall_s` is measured from, so that a run of `--seconds S`
+    // reports at least S (a timer started elsewhere, earlier, made it 7.99 s once). A time too
+    // long to represent means no limit.
+    let until = args.seconds.and_then(|s| {
+        let d = Duration::try_from_secs_f64(s.max(0.0)).ok()?;
+        tokio::time::Instant::from_std(started).checked_add(d)
+    });
+    if let Some(at) = until {
+        let stop = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep_until(at).await;
+            stop.cancel();
+        });
+    }
     // Every connection's events, read straight from its client's channel (no forwarding task:
     // that would be a second channel hop per command).
     let mut feeds = Vec::new();
@@ -151,31 +156,20 @@ pub async fn watch(
     }
     let mut feeds = futures::stream::select_all(feeds);
 
-    let mut report = CountReport::default();
-    let mut recent: BTreeMap<(u64, usize), RecentIds> = BTreeMap::new();
+    let mut tally = Tally {
+        print: !args.count,
+        limit: args.messages.unwrap_or(u64::MAX),
+        report: CountReport::default(),
+        recent: BTreeMap::new(),
+    };
     while let Some((room, conn, ev)) = feeds.next().await {
         match ev {
-            ClientEvent::Command { body, recv_ms } => {
-                report.messages += 1;
-                let events = match commands::normalize(room, &body, recv_ms, "watch") {
-                    Ok(e) => e,
-                    Err(e) => {
-                        // Reported, and still counted against --messages below.
-                        let _ = writeln!(err, "room {room}: {e}");
-                        Vec::new()
+            ClientEvent::Commands(batch) => {
+                for body in &batch.bodies {
+                    if tally.full() {
+                        break;
                     }
-                };
-                let seen = recent
-                    .entry((room, conn))
-                    .or_insert_with(|| RecentIds::new(8192));
-                for ev in events {
-                    if !seen.first_seen(&ev.id) {
-                        continue;
-                    }
-                    *report.by_kind.entry(ev.kind().as_str()).or_default() += 1;
-                    if !args.count {
-                        writeln!(out, "{}", serde_json::to_string(&ev)?)?;
-                    }
+                    tally.command(room, conn, body, batch.recv_ms, out, err)?;
                 }
             }
             ClientEvent::State(s) => {
@@ -185,7 +179,7 @@ pub async fn watch(
             }
             ClientEvent::Popularity(_) => {}
         }
-        if args.messages.is_some_and(|n| report.messages >= n) {
+        if tally.full() {
             cancel.cancel();
             break;
         }
@@ -194,9 +188,64 @@ pub async fn watch(
     for t in tasks {
         let _ = t.await;
     }
+    let mut report = tally.report;
     report.wall_s = started.elapsed().as_secs_f64();
     report.cpu_s = cpu.map(|c| c.elapsed().as_secs_f64()).unwrap_or(0.0);
     Ok(report)
+}
+
+/// What the watch loop has counted so far.
+struct Tally {
+    /// Print every event as a JSON line (not `--count`).
+    print: bool,
+    /// `--messages`: stop after this many commands.
+    limit: u64,
+    report: CountReport,
+    /// Per connection (room, connection index), the recent event ids, for Bilibili's repeats.
+    recent: BTreeMap<(u64, usize), RecentIds>,
+}
+
+impl Tally {
+    /// Whether `--messages` commands have been counted.
+    fn full(&self) -> bool {
+        self.report.messages >= self.limit
+    }
+
+    /// Counts one command body: normalises it, drops Bilibili's own repeats on that connection,
+    /// and counts (or prints) the events. A body that is not a command is reported on `err` and
+    /// still counted as a command.
+    fn command(
+        &mut self,
+        room: u64,
+        conn: usize,
+        body: &[u8],
+        recv_ms: i64,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> anyhow::Result<()> {
+        self.report.messages += 1;
+        let events = match commands::normalize(room, body, recv_ms, "watch") {
+            Ok(e) => e,
+            Err(e) => {
+                let _ = writeln!(err, "room {room}: {e}");
+                return Ok(());
+            }
+        };
+        let seen = self
+            .recent
+            .entry((room, conn))
+            .or_insert_with(|| RecentIds::new(8192));
+        for ev in events {
+            if !seen.first_seen(&ev.id) {
+                continue;
+            }
+            *self.report.by_kind.entry(ev.kind().as_str()).or_default() += 1;
+            if self.print {
+                writeln!(out, "{}", serde_json::to_string(&ev)?)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 fn describe(s: &ConnectionState) -> Option<String> {

@@ -103,7 +103,11 @@ impl<'a> Observed<'a> {
 
     fn on_event(&mut self, ev: ClientEvent) {
         match ev {
-            ClientEvent::Command { body, recv_ms } => self.on_command(body, recv_ms),
+            ClientEvent::Commands(batch) => {
+                for body in batch.bodies {
+                    self.on_command(body, batch.recv_ms);
+                }
+            }
             ClientEvent::Popularity(_) => self.status.last_msg = Some(now_ms()),
             ClientEvent::State(s) => self.on_state(s),
         }

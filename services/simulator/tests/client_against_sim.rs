@@ -136,15 +136,16 @@ impl Watch {
         }
     }
 
-    /// Waits for `n` more commands (any cmd), returning their cmds.
+    /// Waits for at least `n` more commands (any cmd), returning the cmds of every batch read
+    /// (a frame's commands come as one batch, so possibly more than `n`).
     async fn commands(&mut self, n: usize) -> Vec<String> {
         let mut cmds = Vec::new();
         while cmds.len() < n {
-            if let ClientEvent::Command { body, .. } = self
-                .until("a command", |e| matches!(e, ClientEvent::Command { .. }))
+            if let ClientEvent::Commands(batch) = self
+                .until("a command", |e| matches!(e, ClientEvent::Commands(_)))
                 .await
             {
-                cmds.push(cmd(&body));
+                cmds.extend(batch.bodies.iter().map(|b| cmd(b)));
             }
         }
         cmds
@@ -235,8 +236,10 @@ async fn resolves_a_short_id_authenticates_heartbeats_and_receives_every_command
     let total: u64 = expected.values().sum();
     let mut received: std::collections::BTreeMap<String, u64> = Default::default();
     for ev in &w.seen {
-        if let ClientEvent::Command { body, .. } = ev {
-            *received.entry(cmd(body)).or_default() += 1;
+        if let ClientEvent::Commands(batch) = ev {
+            for body in &batch.bodies {
+                *received.entry(cmd(body)).or_default() += 1;
+            }
         }
     }
     let mut have: u64 = received
@@ -245,10 +248,11 @@ async fn resolves_a_short_id_authenticates_heartbeats_and_receives_every_command
         .map(|(_, n)| n)
         .sum();
     while have < total {
-        let c = w.commands(1).await.remove(0);
-        if c != "LOG_IN_NOTICE" {
-            have += 1;
-            *received.entry(c).or_default() += 1;
+        for c in w.commands(1).await {
+            if c != "LOG_IN_NOTICE" {
+                have += 1;
+                *received.entry(c).or_default() += 1;
+            }
         }
     }
     received.remove("LOG_IN_NOTICE");
@@ -285,7 +289,7 @@ async fn an_anonymous_connection_is_reported_masked_once() {
     // The server's LOG_IN_NOTICE still comes through as a command, without a second Masked.
     w.until(
         "LOG_IN_NOTICE",
-        |e| matches!(e, ClientEvent::Command { body, .. } if cmd(body) == "LOG_IN_NOTICE"),
+        |e| matches!(e, ClientEvent::Commands(b) if b.bodies.iter().any(|body| cmd(body) == "LOG_IN_NOTICE")),
     )
     .await;
     w.commands(10).await;
@@ -515,11 +519,7 @@ async fn malformed_and_oversize_frames_do_not_stop_delivery() {
         assert_eq!(faults.oversize(Some(ROOM), kind, 1).unwrap(), 1);
     }
     // Commands keep coming (on this connection, or a new one if one was cut).
-    let mut after = 0;
-    while after < 20 {
-        w.commands(1).await;
-        after += 1;
-    }
+    w.commands(20).await;
     converge("8 malformed frames counted", DEADLINE, async || {
         let s = stats.snapshot();
         if s.malformed >= 8 {
@@ -533,7 +533,7 @@ async fn malformed_and_oversize_frames_do_not_stop_delivery() {
     let seen = w.stop().await;
     assert!(
         seen.iter().all(|e| match e {
-            ClientEvent::Command { body, .. } => cmd(body) != "SIM_MALFORMED",
+            ClientEvent::Commands(b) => b.bodies.iter().all(|body| cmd(body) != "SIM_MALFORMED"),
             _ => true,
         }),
         "no part of a malformed frame is delivered as a command"

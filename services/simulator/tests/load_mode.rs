@@ -56,18 +56,20 @@ async fn a_connection_gets_its_frame_budget_of_recorded_commands_and_stays_alive
     let outcome = tokio::time::timeout(DEADLINE, async {
         while let Some(ev) = rx.recv().await {
             match ev {
-                ClientEvent::Command { body, .. } => {
-                    // Anonymous connections are told at once that names are masked; that
-                    // notice is not part of the feed.
-                    if commands::peek_cmd(&body) == Some("LOG_IN_NOTICE") {
-                        continue;
+                ClientEvent::Commands(batch) => {
+                    for body in &batch.bodies {
+                        // Anonymous connections are told at once that names are masked; that
+                        // notice is not part of the feed.
+                        if commands::peek_cmd(body) == Some("LOG_IN_NOTICE") {
+                            continue;
+                        }
+                        assert!(
+                            recorded.contains(&body[..]),
+                            "not a recorded body: {}",
+                            String::from_utf8_lossy(&body[..body.len().min(120)])
+                        );
+                        commands += 1;
                     }
-                    assert!(
-                        recorded.contains(&body[..]),
-                        "not a recorded body: {}",
-                        String::from_utf8_lossy(&body[..body.len().min(120)])
-                    );
-                    commands += 1;
                 }
                 // Heartbeat replies well after the last frame: the connection is alive.
                 ClientEvent::Popularity(_) if commands == want => {

@@ -24,9 +24,10 @@ pub use stats::{ClientStats, StatsSnapshot};
 
 use crate::resolve::{DEFAULT_USER_AGENT, ResolveErrorKind, Resolver};
 
-/// Capacity of the event channel [`spawn`] returns. The consumer must keep up: while the
-/// channel is full the connection is not read (TCP pushes back), heartbeats wait too.
-pub const EVENT_CHANNEL_CAPACITY: usize = 1024;
+/// Capacity of the event channel [`spawn`] returns, in events: the commands of one WebSocket
+/// frame are one event ([`ClientEvent::Commands`]). The consumer must keep up: while the channel
+/// is full the connection is not read (TCP pushes back), heartbeats wait too.
+pub const EVENT_CHANNEL_CAPACITY: usize = 128;
 
 /// Where the client gets its WebSocket address and credentials.
 #[derive(Debug, Clone)]
@@ -129,15 +130,22 @@ impl ClientConfig {
 pub enum ClientEvent {
     /// The connection changed state.
     State(ConnectionState),
-    /// One op-5 command body (JSON), with the wall-clock time its frame arrived (ms since epoch).
-    Command {
-        /// The JSON body, `{"cmd": …}`.
-        body: bytes::Bytes,
-        /// Arrival time of the WebSocket frame that carried it.
-        recv_ms: i64,
-    },
+    /// The op-5 command bodies of one WebSocket frame, in the order they came, with the
+    /// wall-clock time the frame arrived (ms since epoch). One event per frame, not per command:
+    /// a busy room's frame carries tens of commands, and each channel hop costs a wake-up.
+    Commands(CommandBatch),
     /// A heartbeat reply's popularity number (constant 1 since 2023; a liveness signal).
     Popularity(u32),
+}
+
+/// The commands of one frame. The bodies are slices of the frame's one inflated buffer, so the
+/// batch holds that buffer until the last body is dropped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandBatch {
+    /// The JSON bodies, `{"cmd": …}`, in arrival order; never empty.
+    pub bodies: Vec<bytes::Bytes>,
+    /// Arrival time of the WebSocket frame that carried them.
+    pub recv_ms: i64,
 }
 
 /// Connection states, emitted on every transition.

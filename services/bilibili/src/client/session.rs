@@ -16,7 +16,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use super::dial::Dialer;
 use super::disconnect::{DisconnectReason, Outbound};
 use super::supervise::{Events, Stop};
-use super::{ClientConfig, ClientEvent, ConnectionState, MaskReason};
+use super::{ClientConfig, ClientEvent, CommandBatch, ConnectionState, MaskReason};
 use crate::commands;
 use crate::wire::{self, AuthBody, FrameDecoder, Limits, Packet};
 
@@ -259,43 +259,72 @@ impl Connection<'_> {
                 "malformed frame; kept the packets before the error");
         }
         let mut packets = std::mem::take(&mut self.packets);
+        let mut batch = Vec::with_capacity(packets.len());
         let mut result = None;
         for packet in packets.drain(..) {
-            match self.on_packet(ws, packet, recv_ms).await {
-                Ok(()) => {}
-                Err(end) => {
-                    result = Some(end);
-                    break;
-                }
+            if let Err(end) = self.on_packet(ws, packet, &mut batch, recv_ms).await {
+                result = Some(end);
+                break;
             }
+        }
+        if result.is_none()
+            && let Err(end) = self.flush(&mut batch, recv_ms).await
+        {
+            result = Some(end);
         }
         packets.clear();
         self.packets = packets;
         result
     }
 
+    /// Adds a command to the frame's batch; a `LOG_IN_NOTICE` first sends the batch so far and
+    /// then the `Masked` state, so that states and commands stay in arrival order.
+    async fn on_command(
+        &mut self,
+        body: bytes::Bytes,
+        batch: &mut Vec<bytes::Bytes>,
+        recv_ms: i64,
+    ) -> Result<(), End> {
+        if !self.masked && commands::peek_cmd(&body).is_some_and(|c| c == LOG_IN_NOTICE) {
+            self.flush(batch, recv_ms).await?;
+            self.mask(MaskReason::LogInNotice).await?;
+        }
+        batch.push(body);
+        Ok(())
+    }
+
+    /// Emits the commands collected so far, if any, as one [`ClientEvent::Commands`].
+    async fn flush(&mut self, batch: &mut Vec<bytes::Bytes>, recv_ms: i64) -> Result<(), End> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.cfg.stats.commands(batch.len());
+        let bodies = std::mem::take(batch);
+        self.events
+            .emit(ClientEvent::Commands(CommandBatch { bodies, recv_ms }))
+            .await?;
+        Ok(())
+    }
+
+    /// Handles one packet of a frame: commands join `batch`; anything else first sends the
+    /// batch so far, so that the consumer sees events in arrival order.
     async fn on_packet<S: AsyncRead + AsyncWrite + Unpin>(
         &mut self,
         ws: &mut WebSocketStream<S>,
         packet: Packet,
+        batch: &mut Vec<bytes::Bytes>,
         recv_ms: i64,
     ) -> Result<(), End> {
+        if !matches!(packet, Packet::Command(_)) {
+            self.flush(batch, recv_ms).await?;
+        }
         match packet {
+            Packet::Command(body) => self.on_command(body, batch, recv_ms).await,
             Packet::AuthReply(body) => self.on_auth_reply(ws, &body).await,
             Packet::HeartbeatReply { popularity } => {
                 self.healthy |= self.healthy_at.is_some_and(|t| Instant::now() >= t);
                 self.events
                     .emit(ClientEvent::Popularity(popularity))
-                    .await?;
-                Ok(())
-            }
-            Packet::Command(body) => {
-                if !self.masked && commands::peek_cmd(&body).is_some_and(|c| c == LOG_IN_NOTICE) {
-                    self.mask(MaskReason::LogInNotice).await?;
-                }
-                self.cfg.stats.command();
-                self.events
-                    .emit(ClientEvent::Command { body, recv_ms })
                     .await?;
                 Ok(())
             }

@@ -52,8 +52,8 @@ impl ClientStats {
         self.bytes.fetch_add(len as u64, Relaxed);
     }
 
-    pub(crate) fn command(&self) {
-        self.commands.fetch_add(1, Relaxed);
+    pub(crate) fn commands(&self, n: usize) {
+        self.commands.fetch_add(n as u64, Relaxed);
     }
 
     pub(crate) fn malformed(&self, n: usize) {

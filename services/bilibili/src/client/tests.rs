@@ -333,7 +333,7 @@ async fn a_server_that_drops_soon_after_auth_does_not_reset_the_back_off() {
             .await
             .unwrap();
         reply_heartbeat(&mut ws).await;
-        assert!(matches!(next(&mut rx).await, ClientEvent::Command { .. }));
+        assert!(matches!(next(&mut rx).await, ClientEvent::Commands(_)));
         assert_eq!(next(&mut rx).await, ClientEvent::Popularity(1));
         drop(ws);
         assert!(matches!(
