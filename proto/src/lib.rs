@@ -3,7 +3,7 @@
 //! Everything another tool needs to consume bilipulse from NATS lives here and nowhere else:
 //! the subjects ([`subject`]), the JetStream streams and KV buckets with their settings
 //! ([`streams`]), the message types ([`RoomEvent`], [`WindowSummary`], [`LiveSession`],
-//! [`RoomStatus`], [`RoomConfig`], [`Member`]), the windower's key groups ([`keygroup`]), the MessagePack encoding ([`codec`]) and the rule that gives
+//! [`RoomStatus`], [`RoomConfig`], [`Member`], [`RawFrame`]), the windower's key groups ([`keygroup`]), the MessagePack encoding ([`codec`]) and the rule that gives
 //! every event its deduplication id ([`dedup`]).
 //!
 //! The types *are* the documentation: each field says its unit. `proto/README.md` shows the
@@ -18,6 +18,7 @@ pub mod codec;
 pub mod dedup;
 pub mod event;
 pub mod keygroup;
+pub mod raw;
 pub mod rooms;
 pub mod session;
 pub mod status;
@@ -32,6 +33,7 @@ pub use event::{
     LiveState, Medal, Other, Payload, RoomEvent, SuperChat,
 };
 pub use keygroup::KeyGroup;
+pub use raw::{RawFrame, encode_raw_frame};
 pub use rooms::{Member, RoomConfig};
 pub use session::{LiveSession, TopChatter, TopSpender};
 pub use status::{ConnState, RoomStatus};

@@ -47,6 +47,17 @@ pub const RAW: StreamSpec = StreamSpec {
     allow_atomic: false,
 };
 
+/// `BILI_RAW_FRAMES`: raw command bodies, one message per Bilibili frame ([`crate::RawFrame`]),
+/// for replay and re-parsing at about one stored message per frame instead of one per command.
+pub const RAW_FRAMES: StreamSpec = StreamSpec {
+    name: "BILI_RAW_FRAMES",
+    subjects: &["bili.rawframe.>"],
+    max_age: DAY,
+    duplicate_window: Duration::from_secs(120),
+    max_msgs_per_subject: -1,
+    allow_atomic: false,
+};
+
 /// `BILI_STATUS`: the latest coverage report per room.
 pub const STATUS: StreamSpec = StreamSpec {
     name: "BILI_STATUS",
@@ -70,7 +81,7 @@ pub const SUMMARY: StreamSpec = StreamSpec {
 };
 
 /// Every stream of the bus.
-pub const ALL_STREAMS: [StreamSpec; 4] = [EVENTS, RAW, STATUS, SUMMARY];
+pub const ALL_STREAMS: [StreamSpec; 5] = [EVENTS, RAW, RAW_FRAMES, STATUS, SUMMARY];
 
 /// Definition of a JetStream KV bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,6 +4,7 @@
 //! |---|---|---|
 //! | `bili.event.<room>.<kind>` | `BILI_EVENTS` | [`crate::RoomEvent`] |
 //! | `bili.raw.<room>` | `BILI_RAW` | raw command body (JSON text) |
+//! | `bili.rawframe.<room>` | `BILI_RAW_FRAMES` | [`crate::RawFrame`]: a frame's raw bodies |
 //! | `bili.status.<room>` | `BILI_STATUS` | [`crate::RoomStatus`] |
 //! | `bili.summary.<room>.<window>` | `BILI_SUMMARY` | [`crate::WindowSummary`] |
 //! | `bili.session.<room>` | `BILI_SUMMARY` | [`crate::LiveSession`] |
@@ -24,6 +25,8 @@ pub const ROOT: &str = "bili";
 pub const ALL_EVENTS: &str = "bili.event.>";
 /// Every raw command body.
 pub const ALL_RAW: &str = "bili.raw.>";
+/// Every raw frame.
+pub const ALL_RAW_FRAMES: &str = "bili.rawframe.>";
 /// Every status report.
 pub const ALL_STATUS: &str = "bili.status.>";
 /// Every window summary.
@@ -44,6 +47,11 @@ pub fn room_events(room: u64) -> String {
 /// `bili.raw.<room>`
 pub fn raw(room: u64) -> String {
     format!("bili.raw.{room}")
+}
+
+/// `bili.rawframe.<room>`
+pub fn raw_frame(room: u64) -> String {
+    format!("bili.rawframe.{room}")
 }
 
 /// `bili.status.<room>`
@@ -87,6 +95,11 @@ pub enum Subject {
         /// Real room id.
         room: u64,
     },
+    /// `bili.rawframe.<room>`
+    RawFrame {
+        /// Real room id.
+        room: u64,
+    },
     /// `bili.status.<room>`
     Status {
         /// Real room id.
@@ -112,6 +125,7 @@ impl Subject {
         match *self {
             Subject::Event { room, .. }
             | Subject::Raw { room }
+            | Subject::RawFrame { room }
             | Subject::Status { room }
             | Subject::Summary { room, .. }
             | Subject::Session { room } => room,
@@ -124,6 +138,7 @@ impl fmt::Display for Subject {
         match *self {
             Subject::Event { room, kind } => write!(f, "bili.event.{room}.{kind}"),
             Subject::Raw { room } => write!(f, "bili.raw.{room}"),
+            Subject::RawFrame { room } => write!(f, "bili.rawframe.{room}"),
             Subject::Status { room } => write!(f, "bili.status.{room}"),
             Subject::Summary { room, window } => write!(f, "bili.summary.{room}.{window}"),
             Subject::Session { room } => write!(f, "bili.session.{room}"),
@@ -137,7 +152,7 @@ pub enum SubjectError {
     /// It does not start with `bili.`.
     #[error("subject {0:?} is not under `bili.`")]
     NotBilipulse(String),
-    /// The second token is not `event`, `raw`, `status`, `summary` or `session`.
+    /// The second token is not `event`, `raw`, `rawframe`, `status`, `summary` or `session`.
     #[error("subject {0:?} has an unknown type token")]
     UnknownType(String),
     /// Too few or too many tokens for its type.
@@ -175,6 +190,9 @@ impl FromStr for Subject {
             (Some("raw"), 3) => Ok(Subject::Raw {
                 room: room(tokens[2])?,
             }),
+            (Some("rawframe"), 3) => Ok(Subject::RawFrame {
+                room: room(tokens[2])?,
+            }),
             (Some("status"), 3) => Ok(Subject::Status {
                 room: room(tokens[2])?,
             }),
@@ -190,7 +208,7 @@ impl FromStr for Subject {
             (Some("session"), 3) => Ok(Subject::Session {
                 room: room(tokens[2])?,
             }),
-            (Some("event" | "raw" | "status" | "summary" | "session"), _) => {
+            (Some("event" | "raw" | "rawframe" | "status" | "summary" | "session"), _) => {
                 Err(SubjectError::WrongShape(s.to_owned()))
             }
             _ => Err(SubjectError::UnknownType(s.to_owned())),

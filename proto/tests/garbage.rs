@@ -153,6 +153,7 @@ fn a_msgpack_array_is_malformed() {
             Message::Status(m) => rmp_serde::to_vec(m),
             Message::Config(m) => rmp_serde::to_vec(m),
             Message::Member(m) => rmp_serde::to_vec(m),
+            Message::RawFrame(m) => rmp_serde::to_vec(m),
         }
         .unwrap();
         assert!(
@@ -199,6 +200,7 @@ fn required_fields(message: &Message) -> &'static [&'static str] {
         Message::Status(_) => &["v", "room", "src", "ts", "state"],
         Message::Config(_) => &["v", "room"],
         Message::Member(_) => &["v", "id"],
+        Message::RawFrame(_) => &["v", "room", "src", "recv", "bodies"],
     }
 }
 

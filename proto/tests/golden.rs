@@ -234,6 +234,8 @@ fn msgpack_to_json(v: &rmpv::Value) -> serde_json::Value {
             J::String(s.as_str().expect("golden strings are UTF-8").to_owned())
         }
         rmpv::Value::Array(a) => J::Array(a.iter().map(msgpack_to_json).collect()),
+        // A raw frame's bodies: the twin lists the bytes, as serde writes a byte buffer.
+        rmpv::Value::Binary(b) => J::Array(b.iter().map(|&x| J::from(x)).collect()),
         rmpv::Value::Map(m) => J::Object(
             m.iter()
                 .map(|(k, v)| {

@@ -29,6 +29,7 @@ fn any_subject() -> impl Strategy<Value = Subject> {
     prop_oneof![
         (room(), kind()).prop_map(|(room, kind)| Subject::Event { room, kind }),
         room().prop_map(|room| Subject::Raw { room }),
+        room().prop_map(|room| Subject::RawFrame { room }),
         room().prop_map(|room| Subject::Status { room }),
         (room(), window()).prop_map(|(room, window)| Subject::Summary { room, window }),
         room().prop_map(|room| Subject::Session { room }),
@@ -67,6 +68,7 @@ fn built(s: Subject) -> String {
     match s {
         Subject::Event { room, kind } => subject::event(room, kind),
         Subject::Raw { room } => subject::raw(room),
+        Subject::RawFrame { room } => subject::raw_frame(room),
         Subject::Status { room } => subject::status(room),
         Subject::Summary { room, window } => subject::summary(room, window),
         Subject::Session { room } => subject::session(room),
@@ -78,6 +80,7 @@ fn stream_for(s: Subject) -> &'static str {
     match s {
         Subject::Event { .. } => streams::EVENTS.name,
         Subject::Raw { .. } => streams::RAW.name,
+        Subject::RawFrame { .. } => streams::RAW_FRAMES.name,
         Subject::Status { .. } => streams::STATUS.name,
         Subject::Summary { .. } | Subject::Session { .. } => streams::SUMMARY.name,
     }
@@ -214,6 +217,10 @@ fn well_known_subjects_parse() {
         Ok(Subject::Raw { room: 5269 })
     );
     assert_eq!(
+        "bili.rawframe.5269".parse::<Subject>(),
+        Ok(Subject::RawFrame { room: 5269 })
+    );
+    assert_eq!(
         "bili.status.5269".parse::<Subject>(),
         Ok(Subject::Status { room: 5269 })
     );
@@ -279,6 +286,8 @@ fn subjects_with_the_wrong_number_of_tokens_are_refused() {
         "bili.event.1.danmaku.extra",
         "bili.raw",
         "bili.raw.1.danmaku",
+        "bili.rawframe",
+        "bili.rawframe.1.x",
         "bili.status.1.x",
         "bili.summary.1",
         "bili.summary.1.1s.x",
@@ -308,6 +317,7 @@ fn room_tokens_that_are_not_canonical_room_ids_are_refused() {
         for s in [
             format!("bili.event.{room}.danmaku"),
             format!("bili.raw.{room}"),
+            format!("bili.rawframe.{room}"),
             format!("bili.status.{room}"),
             format!("bili.summary.{room}.1s"),
             format!("bili.session.{room}"),

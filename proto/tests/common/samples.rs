@@ -8,9 +8,9 @@ use std::path::PathBuf;
 use bilipulse_proto::subject::Window;
 use bilipulse_proto::{
     Audience, BlindBox, CoinType, ConnState, Coverage, Danmaku, Gift, Guard, Interact,
-    InteractAction, Like, Live, LiveSession, LiveState, Medal, Member, Other, Payload, RoomConfig,
-    RoomEvent, RoomStatus, SCHEMA_VERSION, SuperChat, TopChatter, TopSpender, WindowSummary,
-    dedup_id, mcny_to_cny, subject,
+    InteractAction, Like, Live, LiveSession, LiveState, Medal, Member, Other, Payload, RawFrame,
+    RoomConfig, RoomEvent, RoomStatus, SCHEMA_VERSION, SuperChat, TopChatter, TopSpender,
+    WindowSummary, dedup_id, mcny_to_cny, subject,
 };
 
 /// A room id of the size Bilibili hands out today.
@@ -34,6 +34,7 @@ pub enum Message {
     Status(RoomStatus),
     Config(RoomConfig),
     Member(Member),
+    RawFrame(RawFrame),
 }
 
 impl Message {
@@ -46,6 +47,7 @@ impl Message {
             Message::Status(m) => bilipulse_proto::encode(m),
             Message::Config(m) => bilipulse_proto::encode(m),
             Message::Member(m) => bilipulse_proto::encode(m),
+            Message::RawFrame(m) => bilipulse_proto::encode(m),
         }
         .expect("bus types always encode")
     }
@@ -59,6 +61,7 @@ impl Message {
             Message::Status(m) => serde_json::to_value(m),
             Message::Config(m) => serde_json::to_value(m),
             Message::Member(m) => serde_json::to_value(m),
+            Message::RawFrame(m) => serde_json::to_value(m),
         }
         .expect("bus types are JSON-representable")
     }
@@ -73,6 +76,7 @@ impl Message {
             Message::Status(_) => Message::Status(decode(bytes)?),
             Message::Config(_) => Message::Config(decode(bytes)?),
             Message::Member(_) => Message::Member(decode(bytes)?),
+            Message::RawFrame(_) => Message::RawFrame(decode(bytes)?),
         })
     }
 
@@ -90,6 +94,7 @@ impl Message {
             Message::Status(s) => subject::status(s.room),
             Message::Config(c) => format!("$KV.{}.{}", ROOMS.bucket, c.room),
             Message::Member(m) => format!("$KV.{}.{}", MEMBERS.bucket, m.id),
+            Message::RawFrame(f) => subject::raw_frame(f.room),
         }
     }
 }
@@ -466,6 +471,20 @@ pub fn all() -> Vec<Golden> {
     out.push(Golden {
         name: "member",
         message: Message::Member(member),
+    });
+    // Two bodies of one frame, as the decoder hands them over (the JSON twin shows each `bin`
+    // as its list of byte values).
+    out.push(Golden {
+        name: "raw_frame",
+        message: Message::RawFrame(RawFrame::new(
+            ROOM,
+            "ingester-0",
+            t0 + 64,
+            vec![
+                r#"{"cmd":"DANMU_MSG","info":[[0,1,25,16777215],"晚上好",[7,"葵"]]}"#.into(),
+                br#"{"cmd":"WATCHED_CHANGE","data":{"num":17903}}"#.to_vec(),
+            ],
+        )),
     });
     out
 }

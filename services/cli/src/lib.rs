@@ -12,6 +12,7 @@
 
 pub mod decode;
 pub mod recount;
+pub mod reparse;
 pub mod rooms;
 pub mod tail;
 pub mod watch;
@@ -47,6 +48,8 @@ pub enum Command {
     /// Recount a room's window summaries from BILI_EVENTS (--compare: check BILI_SUMMARY).
     #[command(after_help = recount::args::AFTER_HELP)]
     Recount(Box<recount::RecountArgs>),
+    /// Rebuild a room's events from the stored raw bodies (BILI_RAW_FRAMES, BILI_RAW).
+    Reparse(reparse::ReparseArgs),
 }
 
 /// Runs a parsed command line; the exit code says whether everything succeeded.
@@ -61,5 +64,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rooms(a) => rooms::run(a).await,
         Command::Tail(a) => tail::run(a).await,
         Command::Recount(a) => recount::run(*a).await,
+        Command::Reparse(a) => reparse::run(a).await,
     }
 }

@@ -2,13 +2,16 @@
 //!
 //! This is how a person "subscribes from another tool" without writing code. Messages are decoded
 //! by their subject: events, status and summaries with the contract types (so the JSON has
-//! exactly the contract's field names), raw command bodies as the JSON they are. A message that
+//! exactly the contract's field names), raw command bodies (one per
+//! message, or a frame's in `bodies`) as the JSON they are. A message that
 //! does not decode is printed with an `error` field and its bytes in hex, never dropped.
 
 use std::io::Write;
 use std::process::ExitCode;
 
-use bilipulse_proto::{LiveSession, RoomEvent, RoomStatus, Subject, WindowSummary, subject};
+use bilipulse_proto::{
+    LiveSession, RawFrame, RoomEvent, RoomStatus, Subject, WindowSummary, subject,
+};
 use bilipulse_runtime::bus;
 use bilipulse_runtime::config::NatsConfig;
 use futures::StreamExt;
@@ -63,6 +66,9 @@ pub fn render(subject: &str, payload: &[u8]) -> String {
         Ok(Subject::Raw { .. }) => serde_json::from_slice::<Value>(payload)
             .map(|raw| json!({ "raw": raw }))
             .map_err(|e| format!("raw body is not JSON: {e}")),
+        Ok(Subject::RawFrame { .. }) => bilipulse_proto::decode::<RawFrame>(payload)
+            .map(|f| raw_frame_json(&f))
+            .map_err(|e| e.to_string()),
         // Not one of ours: show it as generic MessagePack if it is that.
         Err(_) => rmpv::decode::read_value(&mut &payload[..])
             .map_err(|e| e.to_string())
@@ -84,6 +90,20 @@ pub fn render(subject: &str, payload: &[u8]) -> String {
         }
     }
     Value::Object(line).to_string()
+}
+
+/// A raw frame with its bodies as the JSON they are (`"raw"` for each), or, for a body that is
+/// not JSON, its text under `"not_json"`: nothing of the frame is left out.
+fn raw_frame_json(f: &RawFrame) -> Value {
+    let bodies: Vec<Value> = f
+        .bodies
+        .iter()
+        .map(|b| match serde_json::from_slice::<Value>(b) {
+            Ok(raw) => raw,
+            Err(_) => json!({ "not_json": String::from_utf8_lossy(b) }),
+        })
+        .collect();
+    json!({ "v": f.v, "room": f.room, "src": f.src, "recv": f.recv, "bodies": bodies })
 }
 
 fn to_json<T: serde::Serialize>(

@@ -13,12 +13,12 @@ use bilipulse_testkit::wait::eventually;
 use serde_json::Value;
 
 #[tokio::test]
-async fn events_status_raw_and_garbage_are_printed_as_json_lines() {
+async fn events_status_raw_frames_and_garbage_are_printed_as_json_lines() {
     let Some(nats) = NatsServer::start() else {
         return;
     };
     let mut child = Command::new(env!("CARGO_BIN_EXE_bilipulse"))
-        .args(["tail", "bili.>", "--count", "4", "--nats-url", &nats.url()])
+        .args(["tail", "bili.>", "--count", "5", "--nats-url", &nats.url()])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -63,6 +63,19 @@ async fn events_status_raw_and_garbage_are_printed_as_json_lines() {
             subject::event(5269, Kind::Gift),
             b"\xc1 not msgpack".to_vec(),
         ),
+        (
+            subject::raw_frame(5269),
+            bilipulse_proto::encode_raw_frame(
+                5269,
+                "ingester-0",
+                1_790_000_000_200,
+                &[
+                    br#"{"cmd":"LIKE_INFO_V3_UPDATE","data":{"click_count":88}}"#.as_slice(),
+                    b"\xff",
+                ],
+            )
+            .unwrap(),
+        ),
     ];
     // tail subscribes asynchronously: publish until its first line shows up, then the rest.
     let stdout = child.stdout.take().unwrap();
@@ -98,7 +111,7 @@ async fn events_status_raw_and_garbage_are_printed_as_json_lines() {
     }
     client.flush().await.unwrap();
     let mut lines = vec![first];
-    while lines.len() < 4 {
+    while lines.len() < 5 {
         let line = tokio::time::timeout(Duration::from_secs(10), rx.recv())
             .await
             .expect("line")
@@ -144,4 +157,13 @@ async fn events_status_raw_and_garbage_are_printed_as_json_lines() {
         "{bad}"
     );
     assert_eq!(bad["hex"].as_str().unwrap(), "c1206e6f74206d73677061636b");
+
+    let frame = &parsed[4];
+    assert_eq!(frame["subject"], "bili.rawframe.5269");
+    assert_eq!(frame["recv"], 1_790_000_000_200_i64);
+    assert_eq!(frame["bodies"][0]["data"]["click_count"], 88);
+    assert_eq!(
+        frame["bodies"][1]["not_json"], "\u{fffd}",
+        "a body that is not JSON is shown, not dropped"
+    );
 }

@@ -161,18 +161,20 @@ async fn throughput(rooms: usize, rate: f64, secs: f64) -> Result<(), Error> {
         ("nats-server", nats.pid().ok_or("nats-server not running")?),
     ];
     let cpu0: Vec<u64> = procs.iter().map(|(_, p)| cpu_ticks(*p)).collect();
-    let (ev0, raw0, cmd0, m0) = (
+    let (ev0, raw0, frames0, cmd0, m0) = (
         last_seq(&js, streams::EVENTS.name).await?,
         last_seq(&js, streams::RAW.name).await?,
+        last_seq(&js, streams::RAW_FRAMES.name).await?,
         sim_commands(sim.addr).await?,
         ing.metrics().await?,
     );
     let t = Instant::now();
     tokio::time::sleep(Duration::from_secs_f64(secs)).await;
     let el = t.elapsed();
-    let (ev1, raw1, cmd1, m1) = (
+    let (ev1, raw1, frames1, cmd1, m1) = (
         last_seq(&js, streams::EVENTS.name).await?,
         last_seq(&js, streams::RAW.name).await?,
+        last_seq(&js, streams::RAW_FRAMES.name).await?,
         sim_commands(sim.addr).await?,
         ing.metrics().await?,
     );
@@ -188,8 +190,12 @@ async fn throughput(rooms: usize, rate: f64, secs: f64) -> Result<(), Error> {
     println!("BILI_EVENTS:         {:.0} events/s", per_s(ev0, ev1));
     println!("BILI_RAW:            {:.0} bodies/s", per_s(raw0, raw1));
     println!(
+        "BILI_RAW_FRAMES:     {:.0} frames/s",
+        per_s(frames0, frames1)
+    );
+    println!(
         "JetStream total:     {:.0} messages/s (events + raw; status is a few per second)",
-        per_s(ev0, ev1) + per_s(raw0, raw1)
+        per_s(ev0, ev1) + per_s(raw0, raw1) + per_s(frames0, frames1)
     );
     let buffered = m1.get("bilipulse_ingester_buffer_messages");
     // `+ 0.0`: an empty f64 sum is -0.0, which would print as "-0".

@@ -89,6 +89,31 @@ pub struct Config {
         help_heading = "Ingester"
     )]
     pub trace_sample_ratio: f64,
+
+    /// Where the raw command bodies go, kept for re-parsing (`bilipulse reparse`): `frames`,
+    /// one message per Bilibili frame on `bili.rawframe.<room>` (about one stored message per
+    /// frame instead of one per command); `commands`, one message per command body on
+    /// `bili.raw.<room>` (the layout before frames, exactly once per body across a hand-over);
+    /// `off`, not kept at all (events only; nothing to re-parse from).
+    #[arg(
+        long,
+        env = "BILIPULSE_RAW_STORAGE",
+        value_enum,
+        default_value_t = RawStorage::Frames,
+        help_heading = "Ingester"
+    )]
+    pub raw_storage: RawStorage,
+}
+
+/// How raw command bodies are stored (`--raw-storage`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RawStorage {
+    /// One [`bilipulse_proto::RawFrame`] per frame on `bili.rawframe.<room>`.
+    Frames,
+    /// One body per message on `bili.raw.<room>`.
+    Commands,
+    /// Not stored.
+    Off,
 }
 
 /// Parses a fraction in `[0, 1]`; anything else (NaN, negative, above 1) is a flag error
@@ -131,5 +156,16 @@ mod tests {
             );
         }
         assert_eq!(parse_ratio("0"), Ok(0.0));
+    }
+
+    #[test]
+    fn raw_bodies_are_stored_by_frame_unless_told_otherwise() {
+        let c = Config::try_parse_from(["bilipulse-ingester"]).expect("defaults parse");
+        assert_eq!(c.raw_storage, RawStorage::Frames);
+        for (flag, want) in [("commands", RawStorage::Commands), ("off", RawStorage::Off)] {
+            let c = Config::try_parse_from(["bilipulse-ingester", "--raw-storage", flag]).unwrap();
+            assert_eq!(c.raw_storage, want);
+        }
+        assert!(Config::try_parse_from(["bilipulse-ingester", "--raw-storage", "all"]).is_err());
     }
 }

@@ -124,6 +124,7 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), IngesterError
         status_interval: config.status_interval,
         recent_ids: RECENT_IDS,
         trace_sample_ratio: config.trace_sample_ratio,
+        raw_storage: config.raw_storage,
     });
 
     let ttl = bilipulse_runtime::membership::key_ttl(config.member_ttl, &streams::MEMBERS);

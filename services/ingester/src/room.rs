@@ -9,14 +9,18 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use async_nats::HeaderMap;
-use bilipulse_bilibili::client::{self, ClientEvent, ConnectionState};
+use bilipulse_bilibili::client::{self, ClientEvent, CommandBatch, ConnectionState};
 use bilipulse_bilibili::commands::{self, RecentIds};
-use bilipulse_proto::{ConnState, RoomStatus, SCHEMA_VERSION, dedup_id, subject};
+use bilipulse_proto::raw::frame_parts;
+use bilipulse_proto::{
+    ConnState, RawFrame, RoomStatus, SCHEMA_VERSION, dedup_id, encode_raw_frame, subject,
+};
 use bilipulse_runtime::clock::now_ms;
 use bilipulse_runtime::trace_context;
 use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 
+use crate::config::RawStorage;
 use crate::metrics::{ConnLabel, KindLabel, Metrics, StateLabel};
 use crate::publish::{MessageClass, Outgoing, Publisher, RoomCounters};
 
@@ -36,6 +40,8 @@ pub struct Shared {
     pub recent_ids: usize,
     /// Fraction of events traced end to end (`--trace-sample-ratio`), in `[0, 1]`.
     pub trace_sample_ratio: f64,
+    /// Where raw bodies go (`--raw-storage`).
+    pub raw_storage: RawStorage,
 }
 
 /// Whether the next event is traced at `ratio`. One uniform draw per event, and none at all
@@ -103,11 +109,7 @@ impl<'a> Observed<'a> {
 
     fn on_event(&mut self, ev: ClientEvent) {
         match ev {
-            ClientEvent::Commands(batch) => {
-                for body in batch.bodies {
-                    self.on_command(body, batch.recv_ms);
-                }
-            }
+            ClientEvent::Commands(batch) => self.on_frame(batch),
             ClientEvent::Popularity(_) => self.status.last_msg = Some(now_ms()),
             ClientEvent::State(s) => self.on_state(s),
         }
@@ -159,22 +161,57 @@ impl<'a> Observed<'a> {
         }
     }
 
+    /// One frame's commands: the raw bodies first (whatever happens below, they are kept for
+    /// re-parsing), then each command's events.
+    fn on_frame(&mut self, batch: CommandBatch) {
+        if self.shared.raw_storage == RawStorage::Frames {
+            self.push_raw_frame(&batch);
+        }
+        for body in batch.bodies {
+            self.on_command(body, batch.recv_ms);
+        }
+    }
+
+    /// Pushes the frame's bodies as [`RawFrame`] messages (one unless the frame is large).
+    fn push_raw_frame(&self, batch: &CommandBatch) {
+        let room = self.status.room;
+        for part in frame_parts(&batch.bodies) {
+            match encode_raw_frame(room, &self.shared.id, batch.recv_ms, part) {
+                Ok(payload) => {
+                    // A full buffer counts the drop itself (class `raw`).
+                    self.shared.publisher.push(Outgoing {
+                        subject: subject::raw_frame(room),
+                        class: MessageClass::Raw,
+                        msg_id: Some(RawFrame::dedup_id(room, part)),
+                        payload: Bytes::from(payload),
+                        headers: None,
+                        span: None,
+                        counters: None,
+                        enqueued: Instant::now(),
+                    });
+                }
+                Err(e) => tracing::error!(room, error = %e, "cannot encode a raw frame"),
+            }
+        }
+    }
+
     fn on_command(&mut self, body: Bytes, recv_ms: i64) {
         let shared = self.shared;
         let room = self.status.room;
         self.status.last_msg = Some(recv_ms);
         shared.metrics.commands.inc();
-        // The raw body first: whatever happens below, it is kept for re-parsing.
-        shared.publisher.push(Outgoing {
-            subject: subject::raw(room),
-            class: MessageClass::Raw,
-            msg_id: Some(dedup_id(room, None, &body)),
-            payload: body.clone(),
-            headers: None,
-            span: None,
-            counters: None,
-            enqueued: Instant::now(),
-        });
+        if shared.raw_storage == RawStorage::Commands {
+            shared.publisher.push(Outgoing {
+                subject: subject::raw(room),
+                class: MessageClass::Raw,
+                msg_id: Some(dedup_id(room, None, &body)),
+                payload: body.clone(),
+                headers: None,
+                span: None,
+                counters: None,
+                enqueued: Instant::now(),
+            });
+        }
         let events = match commands::normalize_detailed(room, &body, recv_ms, &shared.id) {
             Ok(n) => {
                 if n.malformed.is_some() {
