@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks bilipulse side by side with its peers, on this machine, and prints the figures
-# (and writes them as JSON lines to target/bench/). See docs/benchmarks.md for recorded runs.
+# (and writes them as JSON lines to target/bench/, with a PNG chart drawn by bilipulse-benchplot).
+# See docs/benchmarks.md for recorded runs.
 #
 #   bash deploy/bench.sh [decode]        # the only part so far: decoding, side by side
 #
@@ -39,8 +40,8 @@ done
 part="${1:-decode}"
 [[ "$part" == decode ]] || die "unknown part '$part' (known: decode)"
 
-log "building bilipulse-sim and bilipulse (release)"
-cargo build --release --locked -q -p bilipulse-sim -p bilipulse
+log "building bilipulse-sim, bilipulse and bilipulse-benchplot (release)"
+cargo build --release --locked -q -p bilipulse-sim -p bilipulse -p bilipulse-benchplot
 if [[ " ${BENCH_CLIENTS:-x} " != " bilipulse " ]]; then
     bash deploy/install-tools.sh --bench >&2
 fi
@@ -140,4 +141,6 @@ jq -rs '
     (.[] | [.mode, .conns, .client, .messages, (.cpu_s * 100 | round / 100), .msgs_per_cpu_s,
             (.max_rss_kib / 1024 * 10 | round / 10), (.vs_best_peer // "")] | @tsv)
 ' "$results" | column -t -s $'\t'
-log "figures: $results"
+target/release/bilipulse-benchplot --decode "$results" --out "$OUT/decode.png" \
+    --caption "$(nproc) cores, $(date -u +%Y-%m-%d)"
+log "figures: $results; chart: $OUT/decode.png (docs/bench-decode.png is a recorded copy)"

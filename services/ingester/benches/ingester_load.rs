@@ -6,6 +6,7 @@
 //! cargo build --release -p bilipulse-sim
 //! cargo bench -p bilipulse-ingester --bench ingester_load -- rooms 10000 [SETTLE_SECS]
 //! cargo bench -p bilipulse-ingester --bench ingester_load -- throughput 40 500 20
+//! BILIPULSE_RAW_STORAGE=commands cargo bench -p bilipulse-ingester --bench ingester_load -- throughput 40 500 20
 //! ```
 //!
 //! * `rooms N`: N idle simulated rooms (no traffic beyond the periodic audience counters);
@@ -147,7 +148,10 @@ async fn throughput(rooms: usize, rate: f64, secs: f64) -> Result<(), Error> {
         "0",
         "--start-paused",
     ])?;
-    let ing = ingester(&nats, sim.addr, &[]).await?;
+    // BILIPULSE_RAW_STORAGE (frames, commands, off) picks the raw archive to measure.
+    let raw_storage = std::env::var("BILIPULSE_RAW_STORAGE").unwrap_or_else(|_| "frames".into());
+    println!("raw storage: {raw_storage}");
+    let ing = ingester(&nats, sim.addr, &[("--raw-storage", &raw_storage)]).await?;
     let js = bus(&nats.url()).await?;
     add_rooms(&js, &ids).await?;
     all_connected(&ing, rooms, Duration::from_secs(120)).await;

@@ -53,6 +53,11 @@ impl ServiceProcess {
     ) -> ServiceProcess {
         let mut flags = flags.clone();
         flags.insert("--admin-addr".into(), "127.0.0.1:0".into());
+        // The admin address is read from the service's "admin HTTP listening" line, an info
+        // line: a quieter `--log` (a load test's `warn`) still lets that one through.
+        if let Some(filter) = flags.get_mut("--log") {
+            filter.push_str(",bilipulse_runtime::admin=info");
+        }
         let log = log_dir.join(format!("{id}.log"));
         let out = std::fs::OpenOptions::new()
             .create(true)

@@ -25,9 +25,10 @@ pub use stats::{ClientStats, StatsSnapshot};
 use crate::resolve::{DEFAULT_USER_AGENT, ResolveErrorKind, Resolver};
 
 /// Capacity of the event channel [`spawn`] returns, in events: the commands of one WebSocket
-/// frame are one event ([`ClientEvent::Commands`]). The consumer must keep up: while the channel
-/// is full the connection is not read (TCP pushes back), heartbeats wait too.
-pub const EVENT_CHANNEL_CAPACITY: usize = 128;
+/// frame are one event ([`ClientEvent::Commands`]), and a queued frame keeps its whole inflated
+/// buffer (tens of KiB) alive, so the bound is in frames and small. The consumer must keep up:
+/// while the channel is full the connection is not read (TCP pushes back), heartbeats wait too.
+pub const EVENT_CHANNEL_CAPACITY: usize = 32;
 
 /// Where the client gets its WebSocket address and credentials.
 #[derive(Debug, Clone)]

@@ -1,0 +1,65 @@
+//! Draws the figures `deploy/bench.sh` writes (one JSON object per line) as a PNG chart, so that
+//! `docs/` shows the comparison with the peers as a picture next to the table.
+//!
+//! Input: `target/bench/decode.jsonl`, one line per (mode, connections, client) with
+//! `msgs_per_cpu_s`. Output: grouped bars, one group per case, one bar per client, each bar
+//! labelled with its figure and, for bilipulse, its ratio to the best peer of the case.
+
+pub mod figures;
+pub mod plot;
+
+use std::path::PathBuf;
+
+pub use figures::{DecodeFigure, FiguresError, read_decode};
+pub use plot::{PlotError, draw_decode};
+
+/// Flags of `bilipulse-benchplot`.
+#[derive(Debug, clap::Parser)]
+#[command(version, about)]
+pub struct Args {
+    /// The decode figures (JSON lines from `deploy/bench.sh decode`).
+    #[arg(
+        long,
+        default_value = "target/bench/decode.jsonl",
+        env = "BILIPULSE_BENCH_DECODE"
+    )]
+    pub decode: PathBuf,
+
+    /// Where to write the PNG.
+    #[arg(
+        long,
+        default_value = "docs/bench-decode.png",
+        env = "BILIPULSE_BENCH_PNG"
+    )]
+    pub out: PathBuf,
+
+    /// A TrueType font for the labels (Debian: fonts-dejavu-core).
+    #[arg(
+        long,
+        default_value = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+        env = "BILIPULSE_BENCH_FONT"
+    )]
+    pub font: PathBuf,
+
+    /// A line under the title: the machine and the date of the run.
+    #[arg(long, default_value = "", env = "BILIPULSE_BENCH_CAPTION")]
+    pub caption: String,
+}
+
+/// Why a chart could not be drawn.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchPlotError {
+    /// The figures could not be read.
+    #[error(transparent)]
+    Figures(#[from] FiguresError),
+    /// Drawing or writing the PNG failed.
+    #[error(transparent)]
+    Plot(#[from] PlotError),
+}
+
+/// Reads the figures and draws the chart.
+pub fn run(args: &Args) -> Result<(), BenchPlotError> {
+    let figures = read_decode(&args.decode)?;
+    draw_decode(&figures, &args.font, &args.caption, &args.out)?;
+    Ok(())
+}
