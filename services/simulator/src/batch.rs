@@ -50,6 +50,14 @@ pub(crate) struct Packer {
 }
 
 impl Packer {
+    /// The compression settings of `cfg` (`--brotli-quality`, `--zlib-level`).
+    pub fn for_config(cfg: &crate::config::SimConfig) -> Packer {
+        Packer {
+            brotli_quality: cfg.brotli_quality,
+            zlib_level: cfg.zlib_level,
+        }
+    }
+
     /// Appends one protover-0 op-5 packet holding `body` (a command) to `out`.
     pub fn inner_packet(out: &mut Vec<u8>, body: &[u8]) {
         wire::packet_into(out, op::MESSAGE, protover::JSON, 0, body);

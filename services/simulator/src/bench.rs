@@ -45,10 +45,7 @@ pub fn run(
 ) -> Result<BenchReport, SimError> {
     let dir = Directory::build(cfg)?;
     let mut generator = Generator::new(&dir, timing(cfg));
-    let packer = Packer {
-        brotli_quality: cfg.brotli_quality,
-        zlib_level: cfg.zlib_level,
-    };
+    let packer = Packer::for_config(cfg);
     let mut fanouts: Vec<Fanout> = (0..cfg.workers.max(1))
         .map(|i| Fanout::new(packer, cfg.seed ^ i as u64))
         .collect();

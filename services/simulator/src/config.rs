@@ -175,7 +175,7 @@ pub struct ReplayConfig {
     #[arg(
         long = "replay-per-frame",
         env = "BILIPULSE_SIM_REPLAY_PER_FRAME",
-        default_value_t = 20,
+        default_value_t = DEFAULT_REPLAY_PER_FRAME,
         value_parser = clap::value_parser!(u32).range(1..=1000)
     )]
     pub per_frame: u32,
@@ -199,11 +199,14 @@ pub struct ReplayConfig {
     pub rate: f64,
 }
 
+/// Commands per load-mode frame unless `--replay-per-frame` says otherwise.
+pub const DEFAULT_REPLAY_PER_FRAME: u32 = 20;
+
 impl Default for ReplayConfig {
     fn default() -> ReplayConfig {
         ReplayConfig {
             dir: None,
-            per_frame: 20,
+            per_frame: DEFAULT_REPLAY_PER_FRAME,
             frames: 0,
             rate: 0.0,
         }

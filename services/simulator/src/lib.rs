@@ -101,14 +101,7 @@ pub async fn start(cfg: SimConfig) -> Result<SimHandle, SimError> {
         };
         ip.to_string()
     });
-    let replay = replay::ReplayFeed::load(
-        &cfg.replay,
-        &batch::Packer {
-            brotli_quality: cfg.brotli_quality,
-            zlib_level: cfg.zlib_level,
-        },
-        cfg.seed,
-    )?;
+    let replay = replay::ReplayFeed::load(&cfg.replay, &batch::Packer::for_config(&cfg), cfg.seed)?;
     let cancel = CancellationToken::new();
     let shared = Arc::new(Shared::new(
         cfg,

@@ -39,8 +39,7 @@ const FLUSH_EVERY: u64 = 16;
 pub(crate) struct ReplayFeed {
     /// Per encoding (plain, zlib, brotli), the frames in the order they are sent, cyclically.
     frames: [Arc<[Bytes]>; 3],
-    /// Commands in each frame.
-    per_frame: u32,
+    /// The flags it was loaded with; `per_frame` at least 1.
     config: ReplayConfig,
 }
 
@@ -101,8 +100,10 @@ impl ReplayFeed {
         );
         Ok(Some(ReplayFeed {
             frames,
-            per_frame: config.per_frame.max(1),
-            config: config.clone(),
+            config: ReplayConfig {
+                per_frame: config.per_frame.max(1),
+                ..config.clone()
+            },
         }))
     }
 
@@ -205,7 +206,7 @@ pub(crate) async fn pump(
     ReplayEnd {
         reason,
         frames,
-        commands: frames * u64::from(feed.per_frame),
+        commands: frames * u64::from(feed.config.per_frame),
     }
 }
 

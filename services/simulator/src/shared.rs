@@ -56,10 +56,7 @@ impl Shared {
         cancel: CancellationToken,
         replay: Option<ReplayFeed>,
     ) -> Shared {
-        let packer = Packer {
-            brotli_quality: cfg.brotli_quality,
-            zlib_level: cfg.zlib_level,
-        };
+        let packer = Packer::for_config(&cfg);
         let mut inner = Vec::new();
         Packer::inner_packet(&mut inner, LOG_IN_NOTICE.as_bytes());
         let login_notice = [Encoding::Plain, Encoding::Zlib, Encoding::Brotli]
