@@ -108,7 +108,7 @@ pub struct Config {
 /// How raw command bodies are stored (`--raw-storage`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum RawStorage {
-    /// One [`bilipulse_proto::RawFrame`] per frame on `bili.rawframe.<room>`.
+    /// One `RawFrame` (bilipulse_proto) per frame on `bili.rawframe.<room>`.
     Frames,
     /// One body per message on `bili.raw.<room>`.
     Commands,
