@@ -54,10 +54,14 @@ async fn late_events_are_counted_revised_or_reported() {
     .await;
     assert_eq!((revised.danmaku, revised.chatters), (2, 2));
 
-    // (3) Beyond the horizon: reported as a late event of a window that is published.
+    // (3) Beyond the horizon: reported as a late event of a window that is published. The late
+    // event is counted in the window of the watermark, which can be released before A's own
+    // window (when a 10 s boundary falls between them): wait for A's window too, since the
+    // totals below include it.
     world.publish(&danmaku(ROOM, now - 600_000, "d", 4)).await;
+    let a_start = Window::S1.start_of(now);
     let late = eventually(
-        "late event reported in a 1s and a 10s summary",
+        "late event reported in a 1s and a 10s summary, and A's window released",
         DEADLINE,
         async || {
             let f = world.finals().await;
@@ -67,7 +71,8 @@ async fn late_events_are_counted_revised_or_reported() {
                     .map(|s| s.coverage.late_events)
                     .sum::<u64>()
             };
-            (late("1s") == 1 && late("10s") == 1).then_some(f)
+            let a_released = f.contains_key(&(ROOM, "1s".into(), a_start));
+            (late("1s") == 1 && late("10s") == 1 && a_released).then_some(f)
         },
     )
     .await;
