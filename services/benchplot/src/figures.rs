@@ -4,7 +4,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-/// One decode measurement: one client on one case.
+/// The client the chart is about; every other client is a peer.
+pub const OURS: &str = "bilipulse";
+
+/// One decode measurement: one client on one case (the fields the chart uses; the others of
+/// the line are ignored).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct DecodeFigure {
     /// `bilipulse`, `bilibili-live-ws` or `blivedm`.
@@ -13,12 +17,8 @@ pub struct DecodeFigure {
     pub mode: String,
     /// WebSocket connections.
     pub conns: u32,
-    /// Commands counted.
-    pub messages: u64,
     /// Commands per CPU-second (user + system), start-up included.
     pub msgs_per_cpu_s: Option<f64>,
-    /// Peak resident memory, KiB.
-    pub max_rss_kib: u64,
 }
 
 impl DecodeFigure {
@@ -81,11 +81,11 @@ pub fn parse_decode(text: &str) -> Result<Vec<DecodeFigure>, (usize, serde_json:
         .collect()
 }
 
-/// The best peer's commands per CPU-second in the case of `f` (every client but bilipulse).
+/// The best peer's commands per CPU-second in the case of `f` (every client but [`OURS`]).
 pub fn best_peer(figures: &[DecodeFigure], f: &DecodeFigure) -> Option<f64> {
     figures
         .iter()
-        .filter(|g| g.client != "bilipulse" && g.mode == f.mode && g.conns == f.conns)
+        .filter(|g| g.client != OURS && g.mode == f.mode && g.conns == f.conns)
         .filter_map(|g| g.msgs_per_cpu_s)
         .reduce(f64::max)
 }

@@ -13,6 +13,9 @@ use std::path::PathBuf;
 pub use figures::{DecodeFigure, FiguresError, read_decode};
 pub use plot::{PlotError, draw_decode};
 
+/// The font `--font` defaults to: DejaVu Sans as Debian installs it.
+pub const DEFAULT_FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
+
 /// Flags of `bilipulse-benchplot`.
 #[derive(Debug, clap::Parser)]
 #[command(version, about)]
@@ -36,7 +39,7 @@ pub struct Args {
     /// A TrueType font for the labels (Debian: fonts-dejavu-core).
     #[arg(
         long,
-        default_value = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+        default_value = DEFAULT_FONT,
         env = "BILIPULSE_BENCH_FONT"
     )]
     pub font: PathBuf,

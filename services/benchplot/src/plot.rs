@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
-use crate::figures::{DecodeFigure, best_peer};
+use crate::figures::{DecodeFigure, OURS, best_peer};
 
 /// Font family name the chart's text uses, registered from `--font`.
 const FAMILY: &str = "sans-serif";
@@ -44,7 +44,7 @@ pub enum PlotError {
 /// The cases in first-seen order, and the clients with bilipulse first.
 fn axes(figures: &[DecodeFigure]) -> (Vec<String>, Vec<String>) {
     let mut cases: Vec<String> = Vec::new();
-    let mut clients: Vec<String> = vec!["bilipulse".to_owned()];
+    let mut clients: Vec<String> = vec![OURS.to_owned()];
     for f in figures {
         if !cases.contains(&f.case()) {
             cases.push(f.case());
@@ -132,7 +132,7 @@ fn draw(
                 let case = cases.iter().position(|c| *c == f.case())? as f64;
                 let x = case - 0.4 + width * ci as f64;
                 let label = match best_peer(figures, f) {
-                    Some(best) if f.client == "bilipulse" && best > 0.0 => {
+                    Some(best) if f.client == OURS && best > 0.0 => {
                         format!("{:.0} k ({:.1}×)", v / 1000.0, v / best)
                     }
                     _ => format!("{:.0} k", v / 1000.0),
@@ -174,9 +174,7 @@ mod tests {
             client: client.into(),
             mode: mode.into(),
             conns,
-            messages: 1000,
             msgs_per_cpu_s: Some(v),
-            max_rss_kib: 1000,
         }
     }
 
@@ -194,7 +192,7 @@ mod tests {
 
     #[test]
     fn a_chart_is_written_as_png() {
-        let font = Path::new("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf");
+        let font = Path::new(crate::DEFAULT_FONT);
         let Some(font) = bilipulse_testkit::require(
             "the DejaVu font (Debian: fonts-dejavu-core, installed with chromium)",
             font.exists().then_some(font),

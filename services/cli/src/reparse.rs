@@ -25,6 +25,9 @@ use crate::recount::read::read_all;
 /// The `src` of rebuilt events.
 pub const REPARSE_SRC: &str = "reparse";
 
+/// `BILI_EVENTS`' duplicate window, ms: within it, an id seen again is a repeat.
+const REPEAT_WINDOW_MS: i64 = streams::EVENTS.duplicate_window.as_millis() as i64;
+
 /// Flags of `bilipulse reparse`.
 #[derive(Debug, clap::Args)]
 pub struct ReparseArgs {
@@ -115,14 +118,13 @@ impl Rebuilt {
             self.report.not_commands += 1;
             return;
         };
-        let window = streams::EVENTS.duplicate_window.as_millis() as i64;
         for ev in events {
             // As JetStream: an id is remembered from the event that was kept, and a repeat
             // does not extend the window.
             if self
                 .last_seen
                 .get(&ev.id)
-                .is_some_and(|&kept| (ev.recv - kept).abs() < window)
+                .is_some_and(|&kept| (ev.recv - kept).abs() < REPEAT_WINDOW_MS)
             {
                 self.report.repeats += 1;
                 continue;

@@ -92,8 +92,8 @@ pub fn render(subject: &str, payload: &[u8]) -> String {
     Value::Object(line).to_string()
 }
 
-/// A raw frame with its bodies as the JSON they are (`"raw"` for each), or, for a body that is
-/// not JSON, its text under `"not_json"`: nothing of the frame is left out.
+/// A raw frame with each of its bodies as the JSON it is, or, for a body that is not JSON,
+/// `{"not_json": <its text>}`: nothing of the frame is left out.
 fn raw_frame_json(f: &RawFrame) -> Value {
     let bodies: Vec<Value> = f
         .bodies
