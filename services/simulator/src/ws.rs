@@ -169,21 +169,46 @@ pub(crate) async fn serve(mut socket: WebSocket, shared: Arc<Shared>, user_agent
             return;
         }
     };
-    if socket
-        .send(Message::Binary(wire::encode_auth_reply(0).into()))
-        .await
-        .is_err()
-    {
-        return;
-    }
     let (tx, rx) = mpsc::channel(shared.cfg.conn_queue.max(1));
     let cancel = shared.cancel.child_token();
+    // The connection joins its room before the reply goes out, and the truth says so first:
+    // whatever the room emits from the moment the client can know it is in is queued for it
+    // (and sent after the reply and the notice), so "authenticated from here on" in the truth
+    // log never covers an event the connection could not get.
+    let live = shared.replay.is_none();
+    if live {
+        shared.hub.subscribe(
+            a.room_idx,
+            Sub {
+                conn,
+                masked: a.masked,
+                enc: a.enc,
+                tx,
+                cancel: cancel.clone(),
+            },
+        );
+    }
     let mut rec = conn_record(conn, ConnEvent::Auth);
     rec.room = Some(a.room);
     rec.masked = Some(a.masked);
     rec.protover = Some(a.enc.protover());
     rec.uid = Some(a.uid);
     shared.truth.record_conn(rec);
+    if socket
+        .send(Message::Binary(wire::encode_auth_reply(0).into()))
+        .await
+        .is_err()
+    {
+        if live {
+            shared.hub.unsubscribe(a.room_idx, conn);
+        }
+        let mut rec = conn_record(conn, ConnEvent::Close);
+        rec.room = Some(a.room);
+        rec.masked = Some(a.masked);
+        rec.reason = Some("client gone before the auth reply".to_owned());
+        shared.truth.record_conn(rec);
+        return;
+    }
     if a.masked {
         // Anonymous connections are told right away that names are hidden.
         let notice = shared.login_notice(a.enc);
@@ -210,16 +235,6 @@ pub(crate) async fn serve(mut socket: WebSocket, shared: Arc<Shared>, user_agent
         shared.truth.record_conn(rec);
         return;
     }
-    shared.hub.subscribe(
-        a.room_idx,
-        Sub {
-            conn,
-            masked: a.masked,
-            enc: a.enc,
-            tx,
-            cancel: cancel.clone(),
-        },
-    );
     let (reason, unsent) = pump(&mut socket, &shared, &a, rx, &cancel).await;
     shared.hub.unsubscribe(a.room_idx, conn);
     let mut rec = conn_record(conn, ConnEvent::Close);

@@ -309,6 +309,18 @@ async fn the_truth_log_has_one_line_per_command_and_connection_event() {
         .map(|l| l["event"].as_str().unwrap())
         .collect();
     assert_eq!(conn_events, ["open", "auth", "close"]);
+    // The connection was in its room before the truth said it was authenticated: the first
+    // command logged after the `auth` line reached it (a connection that joined only after its
+    // auth reply missed what the room emitted in between, while the truth called it covered).
+    let auth_at = lines
+        .iter()
+        .position(|l| l["type"] == "conn" && l["event"] == "auth")
+        .unwrap();
+    let first_after = lines[auth_at..]
+        .iter()
+        .find(|l| l["type"] == "event")
+        .expect("commands after the auth line");
+    assert_eq!(first_after["conns"], 1, "{first_after}");
     // Duplicates point at the event they repeat, which is in the log too.
     let seqs: HashSet<u64> = events.iter().filter_map(|e| e["seq"].as_u64()).collect();
     for e in events.iter().filter(|e| e.get("dup_of").is_some()) {
