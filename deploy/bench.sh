@@ -3,7 +3,8 @@
 # (and writes them as JSON lines to target/bench/, with a PNG chart drawn by bilipulse-benchplot).
 # See docs/benchmarks.md for recorded runs.
 #
-#   bash deploy/bench.sh [decode]        # the only part so far: decoding, side by side
+#   bash deploy/bench.sh [decode]        # decoding, side by side
+#   bash deploy/bench.sh windows         # windowed counting, side by side
 #
 # decode: one Bilibili stand-in in load mode (bilipulse-sim --replay: real command bodies from
 # the fixtures, 20 per brotli frame, compressed once at start) feeds the same frames to
@@ -15,9 +16,18 @@
 # from outside, by /usr/bin/time, the same way for all three. The peers are installed pinned into
 # .tools/peers by deploy/install-tools.sh --bench; none of their code is in this repository.
 #
+# windows: one event log (the real captures normalised, over BENCH_ROOMS rooms, stamped as they
+# are stored in JetStream) counted in 1 s and 10 s event-time windows by
+#   the windower     (reading BILI_EVENTS from a real nats-server; its summaries read back)
+#   redis_timeseries the prototype's design: Debian's redis-server + redis-timeseries 0.1.9,
+#                    1-second buckets, "active chatters" as the keys of the last 10 s every 2 s
+#   bytewax 0.21.1   event-time tumbling windows, one worker
+# and each answer checked against the truth computed from the log (deploy/bench/windows/).
+#
 # Environment: BILIPULSE_FIXTURES (default ../shared/fixtures/bilibili), BENCH_MESSAGES (commands
 # per flood run, default 200000), BENCH_RATE_SECS (length of a fixed-rate run, default 10),
-# BENCH_CLIENTS (which clients, default "bilipulse bilibili-live-ws blivedm").
+# BENCH_CLIENTS (which clients, default "bilipulse bilibili-live-ws blivedm"), BENCH_EVENTS
+# (events in the windows log, default 500000), BENCH_ROOMS (its rooms, default 200).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -38,14 +48,20 @@ for tool in jq bc column node python3; do
     command -v "$tool" >/dev/null || die "$tool is needed (Debian: apt-get install jq bc bsdextrautils nodejs python3)"
 done
 part="${1:-decode}"
-[[ "$part" == decode ]] || die "unknown part '$part' (known: decode)"
+case "$part" in
+decode | windows) ;;
+*) die "unknown part '$part' (known: decode, windows)" ;;
+esac
+mkdir -p "$OUT"
+if [[ "$part" == windows ]]; then
+    exec bash "$ROOT/deploy/bench/windows.sh"
+fi
 
 log "building bilipulse-sim, bilipulse and bilipulse-benchplot (release)"
 cargo build --release --locked -q -p bilipulse-sim -p bilipulse -p bilipulse-benchplot
 if [[ " ${BENCH_CLIENTS:-x} " != " bilipulse " ]]; then
     bash deploy/install-tools.sh --bench >&2
 fi
-mkdir -p "$OUT"
 
 SIM_PID=
 stop_sim() {

@@ -21,10 +21,14 @@
 # stack (deploy/run.sh) needs: the venv, nats-server and the dashboard. With --bench, only the
 # peers deploy/bench.sh compares with: .tools/peers/node (bilibili-live-ws 6.3.1,
 # deploy/bench/peers/package{,-lock}.json) and .tools/peers/venv (blivedm 0.1.1,
-# deploy/bench/peers/requirements-peers.txt).
+# deploy/bench/peers/requirements-peers.txt) for the decode part; for the windows part
+# .tools/peers/windows-venv (bytewax 0.21.1, redis-timeseries 0.1.9 and redis,
+# deploy/bench/windows/requirements-windows.txt) and Debian's redis-server (apt, only if none is
+# on PATH; its system service is stopped and disabled, the bench starts its own instance).
 #
 # Needs: python3 (3.11+) with venv support, node 20+ and npm. On Debian the script installs
-# python3-venv through apt when that is what is missing and it runs as root.
+# python3-venv (and, with --bench, redis-server) through apt when that is what is missing and it
+# runs as root.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -290,12 +294,68 @@ assert m.version('blivedm') == '$BLIVEDM_VERSION'
 " >/dev/null 2>&1
 }
 
-install_peers_venv() {
+# Creates venv $1 afresh with the pinned wheels of requirements file $2, which are CPython 3.11
+# wheels (the peers' files pin compiled ones), so python3 must be 3.11.
+peers_venv_from() {
+    local venv="$1" req="$2"
     python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' ||
-        die "$PEERS_REQ pins CPython 3.11 wheels, but python3 is $(python3 --version 2>&1); regenerate it for this interpreter"
-    rm -rf "$PEERS_DIR/venv"
-    python3 -m venv "$PEERS_DIR/venv" || die "python3 -m venv $PEERS_DIR/venv failed"
-    pip_pinned "$PEERS_DIR/venv" "$PEERS_REQ"
+        die "$req pins CPython 3.11 wheels, but python3 is $(python3 --version 2>&1); regenerate it for this interpreter"
+    rm -rf "$venv"
+    python3 -m venv "$venv" || die "python3 -m venv $venv failed"
+    pip_pinned "$venv" "$req"
+}
+
+install_peers_venv() {
+    peers_venv_from "$PEERS_DIR/venv" "$PEERS_REQ"
+}
+
+# --- peers of the windowed-counting comparison (deploy/bench.sh windows; only with --bench) --
+# bytewax 0.21.1 and the prototype's redis-timeseries 0.1.9 with the redis client, in a venv of
+# their own (deploy/bench/windows/requirements-windows.txt, pip --require-hashes); our scripts
+# that drive them are in deploy/bench/windows/. And Debian's redis-server, which the bench
+# starts itself on a private socket: not pinned to an exact version (the mirror replaces it with
+# every security update), only installed when none is on PATH, and never left running as a
+# service.
+
+WINDOWS_REQ="$DEPLOY/bench/windows/requirements-windows.txt"
+WINDOWS_VENV="$PEERS_DIR/windows-venv"
+BYTEWAX_VERSION=0.21.1
+REDIS_TIMESERIES_VERSION=0.1.9
+
+check_peers_windows() {
+    "$WINDOWS_VENV/bin/python" -c "
+import importlib.metadata as m, bytewax.operators.windowing, redis, redis_timeseries
+assert m.version('bytewax') == '$BYTEWAX_VERSION'
+assert m.version('redis-timeseries') == '$REDIS_TIMESERIES_VERSION'
+" >/dev/null 2>&1
+}
+
+install_peers_windows() {
+    peers_venv_from "$WINDOWS_VENV" "$WINDOWS_REQ"
+}
+
+check_redis_server() {
+    local v
+    v="$(redis-server --version 2>/dev/null)" || return 1
+    log "redis_server: $(command -v redis-server): $v"
+}
+
+install_redis_server() {
+    if [[ $EUID -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
+        die "redis-server is not on PATH: install Debian's redis-server as root (apt-get install --no-install-recommends redis-server) and rerun"
+    fi
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null ||
+        die "apt-get install redis-server failed"
+    # The package enables and starts a system instance where services may start (systemd, or
+    # sysvinit without a policy-rc.d that forbids it, as Docker images have). The bench runs its
+    # own; stop and disable that one. Harmless where none was started.
+    if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null 2>&1; then
+        systemctl disable --now redis-server >/dev/null 2>&1 || true
+    elif command -v service >/dev/null 2>&1; then
+        service redis-server stop >/dev/null 2>&1 || true
+        update-rc.d redis-server disable >/dev/null 2>&1 || true
+    fi
 }
 
 #
@@ -325,7 +385,9 @@ main() {
         mkdir -p "$PEERS_DIR"
         step peers_node "$(fingerprint "$PEERS_SRC/package-lock.json" <(printf '%s' "$node_v"))"
         step peers_venv "$(fingerprint "$PEERS_REQ" <(printf '%s' "$py"))"
-        log "peers: bilibili-live-ws $(live_ws_version) in $PEERS_DIR/node, blivedm $BLIVEDM_VERSION in $PEERS_DIR/venv"
+        step peers_windows "$(fingerprint "$WINDOWS_REQ" <(printf '%s' "$py"))"
+        step redis_server "$(fingerprint <(printf 'debian redis-server'))"
+        log "peers: bilibili-live-ws $(live_ws_version) in $PEERS_DIR/node, blivedm $BLIVEDM_VERSION in $PEERS_DIR/venv, bytewax $BYTEWAX_VERSION and redis-timeseries $REDIS_TIMESERIES_VERSION in $WINDOWS_VENV, $(redis-server --version | cut -d' ' -f1-3)"
         return
     fi
     step venv "$(fingerprint "$PY_REQ" <(printf '%s' "$py"))"

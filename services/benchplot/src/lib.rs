@@ -1,17 +1,19 @@
 //! Draws the figures `deploy/bench.sh` writes (one JSON object per line) as a PNG chart, so that
 //! `docs/` shows the comparison with the peers as a picture next to the table.
 //!
-//! Input: `target/bench/decode.jsonl`, one line per (mode, connections, client) with
-//! `msgs_per_cpu_s`. Output: grouped bars, one group per case, one bar per client, each bar
-//! labelled with its figure and, for bilipulse, its ratio to the best peer of the case.
+//! Inputs: `target/bench/decode.jsonl` (`deploy/bench.sh decode`), one line per (mode,
+//! connections, client) with `msgs_per_cpu_s`: one group of bars per case, one bar per client,
+//! bilipulse's labelled with its ratio to the best peer; or, with `--windows`,
+//! `target/bench/windows.jsonl` (`deploy/bench.sh windows`): events per CPU-second of each
+//! counting system, alone and with its store, and whether its windows were right.
 
 pub mod figures;
 pub mod plot;
 
 use std::path::PathBuf;
 
-pub use figures::{DecodeFigure, FiguresError, read_decode};
-pub use plot::{PlotError, draw_decode};
+pub use figures::{DecodeFigure, FiguresError, WindowsFigure, read_figures};
+pub use plot::{Bar, BarChart, PlotError, draw_bars};
 
 /// The font `--font` defaults to: DejaVu Sans as Debian installs it.
 pub const DEFAULT_FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
@@ -27,6 +29,10 @@ pub struct Args {
         env = "BILIPULSE_BENCH_DECODE"
     )]
     pub decode: PathBuf,
+
+    /// Draw the windowed-counting figures (JSON lines from `deploy/bench.sh windows`) instead.
+    #[arg(long, env = "BILIPULSE_BENCH_WINDOWS")]
+    pub windows: Option<PathBuf>,
 
     /// Where to write the PNG.
     #[arg(
@@ -62,7 +68,10 @@ pub enum BenchPlotError {
 
 /// Reads the figures and draws the chart.
 pub fn run(args: &Args) -> Result<(), BenchPlotError> {
-    let figures = read_decode(&args.decode)?;
-    draw_decode(&figures, &args.font, &args.caption, &args.out)?;
+    let chart = match &args.windows {
+        Some(path) => figures::windows_chart(&read_figures::<WindowsFigure>(path)?),
+        None => figures::decode_chart(&read_figures::<DecodeFigure>(&args.decode)?),
+    };
+    draw_bars(&chart, &args.font, &args.caption, &args.out)?;
     Ok(())
 }

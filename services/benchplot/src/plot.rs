@@ -5,11 +5,9 @@ use std::path::{Path, PathBuf};
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
-use crate::figures::{DecodeFigure, OURS, best_peer};
-
 /// Font family name the chart's text uses, registered from `--font`.
 const FAMILY: &str = "sans-serif";
-/// Bar colours by client, bilipulse first.
+/// Bar colours by series, in first-seen order (bilipulse's series comes first).
 const COLOURS: [RGBColor; 4] = [
     RGBColor(0xd6, 0x3a, 0x6b),
     RGBColor(0x4a, 0x7b, 0xd0),
@@ -41,25 +39,48 @@ pub enum PlotError {
     },
 }
 
-/// The cases in first-seen order, and the clients with bilipulse first.
-fn axes(figures: &[DecodeFigure]) -> (Vec<String>, Vec<String>) {
-    let mut cases: Vec<String> = Vec::new();
-    let mut clients: Vec<String> = vec![OURS.to_owned()];
-    for f in figures {
-        if !cases.contains(&f.case()) {
-            cases.push(f.case());
-        }
-        if !clients.contains(&f.client) {
-            clients.push(f.client.clone());
-        }
-    }
-    clients.retain(|c| figures.iter().any(|f| &f.client == c));
-    (cases, clients)
+/// A chart of grouped bars: one group per case, one bar (and colour) per series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BarChart {
+    /// The title; the caption is appended in brackets.
+    pub title: String,
+    /// The y axis: what a bar's value is.
+    pub y_desc: String,
+    /// The bars, in any order: groups and series keep their first-seen order.
+    pub bars: Vec<Bar>,
 }
 
-/// Draws commands per CPU-second, one group of bars per case, into `out` (PNG).
-pub fn draw_decode(
-    figures: &[DecodeFigure],
+/// One bar of a [`BarChart`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bar {
+    /// The group (x position) it belongs to.
+    pub group: String,
+    /// The series (colour, legend entry).
+    pub series: String,
+    /// Its height.
+    pub value: f64,
+    /// The text above it.
+    pub label: String,
+}
+
+/// The groups and the series of `bars`, each in first-seen order.
+fn axes(bars: &[Bar]) -> (Vec<String>, Vec<String>) {
+    let mut groups: Vec<String> = Vec::new();
+    let mut series: Vec<String> = Vec::new();
+    for b in bars {
+        if !groups.contains(&b.group) {
+            groups.push(b.group.clone());
+        }
+        if !series.contains(&b.series) {
+            series.push(b.series.clone());
+        }
+    }
+    (groups, series)
+}
+
+/// Draws `chart` into `out` (PNG), its text in the font at `font`.
+pub fn draw_bars(
+    chart: &BarChart,
     font: &Path,
     caption: &str,
     out: &Path,
@@ -76,39 +97,35 @@ pub fn draw_decode(
         path: out.to_owned(),
         source: e,
     };
-    draw(figures, caption, out).map_err(draw_err)
+    draw(chart, caption, out).map_err(draw_err)
 }
 
 fn draw(
-    figures: &[DecodeFigure],
+    spec: &BarChart,
     caption: &str,
     out: &Path,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let (cases, clients) = axes(figures);
-    let top = figures
-        .iter()
-        .filter_map(|f| f.msgs_per_cpu_s)
-        .fold(0.0, f64::max)
-        * 1.18;
+    let (groups, series) = axes(&spec.bars);
+    let top = spec.bars.iter().map(|b| b.value).fold(0.0, f64::max) * 1.18;
     let root = BitMapBackend::new(out, (1200, 680)).into_drawing_area();
     root.fill(&WHITE)?;
     let title = if caption.is_empty() {
-        "Decoding real Bilibili commands: commands per CPU-second".to_owned()
+        spec.title.clone()
     } else {
-        format!("Decoding real Bilibili commands: commands per CPU-second ({caption})")
+        format!("{} ({caption})", spec.title)
     };
     let mut chart = ChartBuilder::on(&root)
         .caption(title, (FAMILY, 22))
         .margin(16)
         .x_label_area_size(40)
         .y_label_area_size(80)
-        .build_cartesian_2d(-0.5f64..(cases.len() as f64 - 0.5), 0f64..top.max(1.0))?;
-    let labels = cases.clone();
+        .build_cartesian_2d(-0.5f64..(groups.len() as f64 - 0.5), 0f64..top.max(1.0))?;
+    let labels = groups.clone();
     chart
         .configure_mesh()
         .disable_x_mesh()
         .max_light_lines(1)
-        .x_labels(cases.len() * 2 + 1)
+        .x_labels(groups.len() * 2 + 1)
         .x_label_formatter(&|x| {
             let i = x.round();
             if (x - i).abs() < 1e-6 && i >= 0.0 {
@@ -117,39 +134,32 @@ fn draw(
                 String::new()
             }
         })
-        .y_desc("commands per CPU-second (user + system)")
+        .y_desc(spec.y_desc.as_str())
         .y_label_formatter(&|y| format!("{:.0} k", y / 1000.0))
         .label_style((FAMILY, 15))
         .draw()?;
-    let width = 0.8 / clients.len() as f64;
-    for (ci, client) in clients.iter().enumerate() {
-        let colour = COLOURS[ci.min(COLOURS.len() - 1)];
-        let bars: Vec<(f64, f64, String)> = figures
+    let width = 0.8 / series.len() as f64;
+    for (si, name) in series.iter().enumerate() {
+        let colour = COLOURS[si.min(COLOURS.len() - 1)];
+        let bars: Vec<(f64, &Bar)> = spec
+            .bars
             .iter()
-            .filter(|f| &f.client == client)
-            .filter_map(|f| {
-                let v = f.msgs_per_cpu_s?;
-                let case = cases.iter().position(|c| *c == f.case())? as f64;
-                let x = case - 0.4 + width * ci as f64;
-                let label = match best_peer(figures, f) {
-                    Some(best) if f.client == OURS && best > 0.0 => {
-                        format!("{:.0} k ({:.1}×)", v / 1000.0, v / best)
-                    }
-                    _ => format!("{:.0} k", v / 1000.0),
-                };
-                Some((x, v, label))
+            .filter(|b| &b.series == name)
+            .filter_map(|b| {
+                let group = groups.iter().position(|g| *g == b.group)? as f64;
+                Some((group - 0.4 + width * si as f64, b))
             })
             .collect();
         chart
-            .draw_series(bars.iter().map(|(x, v, _)| {
-                Rectangle::new([(*x, 0.0), (x + width * 0.92, *v)], colour.filled())
+            .draw_series(bars.iter().map(|(x, b)| {
+                Rectangle::new([(*x, 0.0), (x + width * 0.92, b.value)], colour.filled())
             }))?
-            .label(client.as_str())
+            .label(name.as_str())
             .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], colour.filled()));
-        chart.draw_series(bars.iter().map(|(x, v, label)| {
+        chart.draw_series(bars.iter().map(|(x, b)| {
             Text::new(
-                label.clone(),
-                (*x, v + top * 0.015),
+                b.label.clone(),
+                (*x, b.value + top * 0.015),
                 (FAMILY, 13).into_font().color(&BLACK),
             )
         }))?;
@@ -169,25 +179,25 @@ fn draw(
 mod tests {
     use super::*;
 
-    fn fig(client: &str, mode: &str, conns: u32, v: f64) -> DecodeFigure {
-        DecodeFigure {
-            client: client.into(),
-            mode: mode.into(),
-            conns,
-            msgs_per_cpu_s: Some(v),
+    fn bar(group: &str, series: &str, v: f64) -> Bar {
+        Bar {
+            group: group.into(),
+            series: series.into(),
+            value: v,
+            label: format!("{v}"),
         }
     }
 
     #[test]
-    fn cases_keep_their_order_and_bilipulse_comes_first() {
-        let f = [
-            fig("blivedm", "flood", 1, 1.0),
-            fig("bilipulse", "flood", 1, 3.0),
-            fig("blivedm", "rate-1000", 50, 1.0),
+    fn groups_and_series_keep_their_first_seen_order() {
+        let b = [
+            bar("flood, 1 conn", "bilipulse", 3.0),
+            bar("flood, 1 conn", "blivedm", 1.0),
+            bar("rate-1000, 50 conns", "blivedm", 1.0),
         ];
-        let (cases, clients) = axes(&f);
-        assert_eq!(cases, ["flood, 1 conn", "rate-1000, 50 conns"]);
-        assert_eq!(clients, ["bilipulse", "blivedm"]);
+        let (groups, series) = axes(&b);
+        assert_eq!(groups, ["flood, 1 conn", "rate-1000, 50 conns"]);
+        assert_eq!(series, ["bilipulse", "blivedm"]);
     }
 
     #[test]
@@ -201,12 +211,16 @@ mod tests {
         };
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("decode.png");
-        let f = [
-            fig("bilipulse", "flood", 1, 115_606.0),
-            fig("bilibili-live-ws", "flood", 1, 33_840.0),
-            fig("blivedm", "flood", 1, 14_124.0),
-        ];
-        draw_decode(&f, font, "test", &out).unwrap();
+        let chart = BarChart {
+            title: "test".into(),
+            y_desc: "per CPU-second".into(),
+            bars: vec![
+                bar("flood, 1 conn", "bilipulse", 115_606.0),
+                bar("flood, 1 conn", "bilibili-live-ws", 33_840.0),
+                bar("flood, 1 conn", "blivedm", 14_124.0),
+            ],
+        };
+        draw_bars(&chart, font, "test", &out).unwrap();
         let png = std::fs::read(&out).unwrap();
         assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG file");
         assert!(
@@ -217,7 +231,7 @@ mod tests {
         let not_a_font = dir.path().join("font.ttf");
         std::fs::write(&not_a_font, b"nope").unwrap();
         assert!(matches!(
-            draw_decode(&f, &not_a_font, "", &out),
+            draw_bars(&chart, &not_a_font, "", &out),
             Err(PlotError::NotAFont(_))
         ));
     }

@@ -5,6 +5,7 @@
 //! ```text
 //! cargo bench -p bilipulse-windower --bench windower_load -- throughput 500000 200
 //! cargo bench -p bilipulse-windower --bench windower_load -- idle 10000
+//! cargo bench -p bilipulse-windower --bench windower_load -- log 500000 200 events.jsonl out.jsonl
 //! ```
 //!
 //! * `throughput N ROOMS`: N events (the real captures, normalised, danmaku weighted ×8) over
@@ -13,13 +14,17 @@
 //!   a windower (all default windows: 1s, 10s, 1m, 1h) reads them from the start: CPU of the
 //!   windower and of nats-server per event until every event is counted and committed, summaries
 //!   published, and the windower's resident memory per active room.
+//! * `log N ROOMS EVENT_LOG SUMMARIES_OUT`: the windower's part of the side-by-side count
+//!   (`deploy/bench.sh windows`): as `throughput`, and also writes every stored event as a JSON
+//!   line to EVENT_LOG (the log the other systems count) and, once every room's last 10 s window
+//!   is published, its `1s` and `10s` summaries to SUMMARIES_OUT; see [`side_by_side`].
 //! * `idle N`: N rooms with a `connected` status and no events: resident memory per idle room
 //!   once the windower holds them all.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use bilipulse_proto::{ConnState, Payload, RoomStatus, SCHEMA_VERSION, subject};
+use bilipulse_proto::{ConnState, Payload, RoomEvent, RoomStatus, SCHEMA_VERSION, subject};
 use bilipulse_runtime::bus;
 use bilipulse_runtime::clock::now_ms;
 use bilipulse_runtime::config::{NatsConfig, StreamOverrides};
@@ -29,6 +34,8 @@ use bilipulse_testkit::procstat::{cores, cpu_model, cpu_ticks, rss_kib, ticks_to
 use futures::StreamExt;
 
 mod common;
+#[path = "windower_load/side_by_side.rs"]
+mod side_by_side;
 use common::real_events;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -43,7 +50,16 @@ async fn main() -> Result<(), Error> {
     match args.first().map(String::as_str) {
         Some("idle") => idle(arg(&args, 1, 10_000)).await,
         Some("throughput") | None => throughput(arg(&args, 1, 500_000), arg(&args, 2, 200)).await,
-        Some(other) => Err(format!("unknown mode {other:?}: throughput N ROOMS | idle N").into()),
+        Some("log") => {
+            let (Some(log), Some(out)) = (args.get(3), args.get(4)) else {
+                return Err("usage: log N ROOMS EVENT_LOG SUMMARIES_OUT".into());
+            };
+            side_by_side::run(arg(&args, 1, 500_000), arg(&args, 2, 200), log, out).await
+        }
+        Some(other) => Err(format!(
+            "unknown mode {other:?}: throughput N ROOMS | idle N | log N ROOMS EVENT_LOG SUMMARIES_OUT"
+        )
+        .into()),
     }
 }
 
@@ -67,11 +83,13 @@ async fn world() -> Result<
     Ok((nats, client, js))
 }
 
+/// Starts the windower under test; its log level is `BENCH_WINDOWER_LOG` (default `warn`).
 fn windower(nats: &NatsServer, dir: &std::path::Path) -> ServiceProcess {
+    let log = std::env::var("BENCH_WINDOWER_LOG").unwrap_or_else(|_| "warn".to_owned());
     let flags: BTreeMap<String, String> = [
         ("--id", "load"),
         ("--nats-url", &nats.url()),
-        ("--log", "warn"),
+        ("--log", &log),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -106,6 +124,31 @@ async fn store(
     Ok(())
 }
 
+/// The `i`th event of a load run: a real capture (cycled) in one of `rooms` rooms, with a fresh
+/// id, stamped now, its danmaku from one of 20 000 chatters (unmasked, so distinct counts are
+/// of uids).
+fn load_event(real: &[RoomEvent], i: usize, rooms: usize) -> RoomEvent {
+    let mut ev = real[i % real.len()].clone();
+    ev.room = 10_000_000 + (i * 7919 % rooms) as u64;
+    ev.ts = now_ms();
+    ev.recv = ev.ts;
+    ev.id = format!("{}:l{i}", ev.room);
+    if let Payload::Danmaku(d) = &mut ev.payload {
+        d.uid = 1 + (i as u64 * 2_654_435_761) % 20_000;
+        d.masked = false;
+    }
+    ev
+}
+
+/// `(subject, payload, id)` of an event, as [`store`] takes it.
+fn stored(ev: &RoomEvent) -> (String, Vec<u8>, String) {
+    (
+        subject::event(ev.room, ev.kind()),
+        bilipulse_proto::encode(ev).expect("encodes"),
+        ev.id.clone(),
+    )
+}
+
 async fn throughput(n: usize, rooms: usize) -> Result<(), Error> {
     let real = real_events();
     if real.is_empty() {
@@ -115,21 +158,7 @@ async fn throughput(n: usize, rooms: usize) -> Result<(), Error> {
     let nats_pid = nats.pid().ok_or("nats-server not running")?;
     let t = Instant::now();
     let c0 = cpu_ticks(nats_pid);
-    let msgs = (0..n).map(|i| {
-        let mut ev = real[i % real.len()].clone();
-        ev.room = 10_000_000 + (i * 7919 % rooms) as u64;
-        ev.ts = now_ms();
-        ev.recv = ev.ts;
-        ev.id = format!("{}:l{i}", ev.room);
-        if let Payload::Danmaku(d) = &mut ev.payload {
-            d.uid = 1 + (i as u64 * 2_654_435_761) % 20_000;
-        }
-        (
-            subject::event(ev.room, ev.kind()),
-            bilipulse_proto::encode(&ev).expect("encodes"),
-            ev.id.clone(),
-        )
-    });
+    let msgs = (0..n).map(|i| stored(&load_event(&real, i, rooms)));
     store(&js, msgs).await?;
     let stored = t.elapsed();
     let store_cpu = ticks_to_secs(cpu_ticks(nats_pid) - c0);
