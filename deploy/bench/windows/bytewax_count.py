@@ -41,7 +41,6 @@ _T0 = time.perf_counter()
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import os  # noqa: E402
 import resource  # noqa: E402
 import sys  # noqa: E402
 from datetime import datetime, timedelta, timezone  # noqa: E402
@@ -52,6 +51,8 @@ from bytewax.dataflow import Dataflow  # noqa: E402
 from bytewax.operators.windowing import EventClock, TumblingWindower, fold_window  # noqa: E402
 from bytewax.outputs import DynamicSink, StatelessSinkPartition  # noqa: E402
 from bytewax.run import cli_main  # noqa: E402
+
+from eventlog import check_paths, event_fields  # noqa: E402
 
 SYSTEM = "bytewax"
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -64,18 +65,14 @@ STATS = {"events": 0, "windows": 0, "late": 0, "error": None}
 
 def parse_event(line):
     """One log line -> (room key, event time, counted danmaku?, uid), or None for a blank line
-    or a malformed one. The log's format: {"room": u64, "ts": unix ms, "kind": str, "uid": u64,
-    "lottery": bool}. The first malformed line is kept in STATS["error"], and main() fails the
+    or a malformed one (eventlog.event_fields reads it). The first malformed line is kept in STATS["error"], and main() fails the
     run with it at the end: raising here would make bytewax's runtime panic, with a Rust stack
     trace on stderr."""
     if not line.strip():
         return None
     STATS["events"] += 1
     try:
-        ev = json.loads(line)
-        room, ts, kind = ev["room"], ev["ts"], ev["kind"]
-        counted = kind == "danmaku" and not ev["lottery"]
-        uid = ev["uid"] if counted else 0
+        room, ts, counted, uid = event_fields(line)
         event_time = EPOCH + timedelta(milliseconds=ts)
     except (ValueError, KeyError, TypeError, OverflowError) as e:
         if STATS["error"] is None:
@@ -184,12 +181,7 @@ def parse_args():
     p.add_argument("--log", required=True, help="the event log (JSON lines, ordered by ts)")
     p.add_argument("--out", required=True, help="where to write the windows (JSON lines)")
     a = p.parse_args()
-    if not os.path.isfile(a.log):
-        p.exit(2, f"bytewax_count: no such file: {a.log}\n")
-    try:
-        open(a.out, "w").close()  # fail now, not after the whole run
-    except OSError as e:
-        p.exit(2, f"bytewax_count: cannot write {a.out}: {e.strerror}\n")
+    check_paths(p, a, "bytewax_count")
     return a
 
 

@@ -56,12 +56,13 @@ _T0 = time.perf_counter()
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import os  # noqa: E402
 import resource  # noqa: E402
 import sys  # noqa: E402
 
 import redis  # noqa: E402
 from redis_timeseries import TimeSeries  # noqa: E402
+
+from eventlog import check_paths, event_fields  # noqa: E402
 
 SYSTEM = "redis_timeseries"
 BASE_KEY = "bilipulse"
@@ -107,15 +108,9 @@ def read_events(path):
             if not line.strip():
                 continue
             try:
-                ev = json.loads(line)
-                room, ts, kind = ev["room"], ev["ts"], ev["kind"]
-                counted = kind == "danmaku" and not ev["lottery"]
-                uid = ev["uid"] if counted else 0
-                if not (isinstance(room, int) and isinstance(ts, int) and ts >= 0):
-                    raise TypeError("room and ts must be integers")
+                yield event_fields(line)
             except (ValueError, KeyError, TypeError) as e:
                 raise Failure(f"{path}:{n}: not an event ({e})", 2) from None
-            yield room, ts, counted, uid
 
 
 class Prototype:
@@ -263,12 +258,7 @@ def parse_args():
     p.add_argument("--out", required=True, help="where to write the windows (JSON lines)")
     p.add_argument("--flush", action="store_true", help="empty the Redis database first")
     a = p.parse_args()
-    if not os.path.isfile(a.log):
-        p.exit(2, f"redis_timeseries_count: no such file: {a.log}\n")
-    try:
-        open(a.out, "w").close()  # fail now, not after the whole run
-    except OSError as e:
-        p.exit(2, f"redis_timeseries_count: cannot write {a.out}: {e.strerror}\n")
+    check_paths(p, a, "redis_timeseries_count")
     return a
 
 
