@@ -7,6 +7,7 @@
 //! cargo bench -p bilipulse-ingester --bench ingester_load -- rooms 10000 [SETTLE_SECS]
 //! cargo bench -p bilipulse-ingester --bench ingester_load -- throughput 40 500 20
 //! BILIPULSE_RAW_STORAGE=commands cargo bench -p bilipulse-ingester --bench ingester_load -- throughput 40 500 20
+//! cargo bench -p bilipulse-ingester --bench ingester_load -- replay 40 500 20
 //! ```
 //!
 //! * `rooms N`: N idle simulated rooms (no traffic beyond the periodic audience counters);
@@ -14,6 +15,10 @@
 //! * `throughput ROOMS RATE SECS`: ROOMS rooms of RATE commands/s each; after a warm-up, the
 //!   events and raw bodies per second that reach JetStream over SECS seconds, the rate the
 //!   simulator generated, and the CPU each of the three processes used.
+//! * `replay ROOMS RATE SECS`: the same with the simulator in load mode: the real captures
+//!   (`BILIPULSE_FIXTURES`, else `../shared/fixtures/bilibili`), 20 per brotli frame, restamped
+//!   with fresh ids and times and prepared once (`--replay-fresh`), so the source costs almost
+//!   nothing and the box's CPU goes to the ingester and nats-server.
 //!
 //! The simulator binary is taken from `BILIPULSE_SIM_BIN`, else from next to the ingester
 //! binary (build it in the same profile), nats-server from the pinned tools. The ingester's log
@@ -58,17 +63,40 @@ fn main() -> Result<(), Error> {
     println!("machine: {} cores, {}", cores(), cpu_model());
     match args.first().map(String::as_str) {
         Some("rooms") => rt.block_on(rooms(num(1, 10_000.0) as usize, num(2, 20.0))),
-        Some("throughput") => rt.block_on(throughput(
-            num(1, 40.0) as usize,
-            num(2, 500.0),
-            num(3, 20.0),
-        )),
+        Some(mode @ ("throughput" | "replay")) => {
+            let feed = if mode == "replay" {
+                let dir = bilipulse_testkit::fixtures::dir()
+                    .ok_or("replay needs the fixtures (BILIPULSE_FIXTURES)")?;
+                Feed::Replayed(dir)
+            } else {
+                Feed::Generated
+            };
+            rt.block_on(throughput(
+                num(1, 40.0) as usize,
+                num(2, 500.0),
+                num(3, 20.0),
+                feed,
+            ))
+        }
         _ => {
             rt.block_on(rooms(10_000, 20.0))?;
-            rt.block_on(throughput(40, 500.0, 20.0))
+            rt.block_on(throughput(40, 500.0, 20.0, Feed::Generated))
         }
     }
 }
+
+/// Where the simulator's commands come from.
+enum Feed {
+    /// Its generator: rendered and compressed as they happen.
+    Generated,
+    /// Load mode over the captures in this directory, restamped once at start.
+    Replayed(PathBuf),
+}
+
+/// Commands per load-mode frame, and frames of fresh ids prepared (ids repeat per room after
+/// `FRESH_FRAMES × PER_FRAME` commands: 500 s at 40 commands/s).
+const PER_FRAME: f64 = 20.0;
+const FRESH_FRAMES: &str = "1000";
 
 /// Memory per idle connected room.
 async fn rooms(n: usize, settle: f64) -> Result<(), Error> {
@@ -136,18 +164,43 @@ async fn rooms(n: usize, settle: f64) -> Result<(), Error> {
 }
 
 /// Sustained events per second into JetStream, and who spends the CPU.
-async fn throughput(rooms: usize, rate: f64, secs: f64) -> Result<(), Error> {
-    println!("== throughput: {rooms} rooms × {rate} commands/s for {secs} s");
+async fn throughput(rooms: usize, rate: f64, secs: f64, feed: Feed) -> Result<(), Error> {
+    let source = match &feed {
+        Feed::Generated => "generated",
+        Feed::Replayed(_) => "replayed captures, fresh ids",
+    };
+    println!("== throughput: {rooms} rooms × {rate} commands/s for {secs} s ({source})");
     let nats = nats()?;
     let ids: Vec<u64> = (0..rooms as u64).map(|i| 1_000_001 + i).collect();
-    let spec: Vec<String> = ids.iter().map(|r| format!("{r}:busy:{rate}")).collect();
-    let sim = Sim::start(&[
-        "--rooms",
-        &spec.join(","),
-        "--truth-capacity",
-        "0",
-        "--start-paused",
-    ])?;
+    let profile = match feed {
+        Feed::Generated => "busy",
+        Feed::Replayed(_) => "quiet",
+    };
+    let spec: Vec<String> = ids
+        .iter()
+        .map(|r| format!("{r}:{profile}:{rate}"))
+        .collect();
+    let spec = spec.join(",");
+    let frames_per_s = (rate / PER_FRAME).to_string();
+    let mut args = vec!["--rooms", &spec, "--truth-capacity", "0"];
+    match &feed {
+        Feed::Generated => args.push("--start-paused"),
+        Feed::Replayed(dir) => args.extend([
+            "--protover",
+            "3",
+            "--brotli-quality",
+            "6",
+            "--replay",
+            dir.to_str().ok_or("fixtures path is not UTF-8")?,
+            "--replay-per-frame",
+            "20",
+            "--replay-rate",
+            &frames_per_s,
+            "--replay-fresh",
+            FRESH_FRAMES,
+        ]),
+    }
+    let sim = Sim::start(&args)?;
     // BILIPULSE_RAW_STORAGE (frames, commands, off) picks the raw archive to measure.
     let raw_storage = std::env::var("BILIPULSE_RAW_STORAGE").unwrap_or_else(|_| "frames".into());
     println!("raw storage: {raw_storage}");
@@ -155,7 +208,9 @@ async fn throughput(rooms: usize, rate: f64, secs: f64) -> Result<(), Error> {
     let js = bus(&nats.url()).await?;
     add_rooms(&js, &ids).await?;
     all_connected(&ing, rooms, Duration::from_secs(120)).await;
-    post(sim.addr, "/admin/traffic", r#"{"paused":false}"#).await?;
+    if matches!(feed, Feed::Generated) {
+        post(sim.addr, "/admin/traffic", r#"{"paused":false}"#).await?;
+    }
     // Warm-up: buffers, JetStream file blocks, allocator.
     tokio::time::sleep(Duration::from_secs(5)).await;
 
@@ -186,7 +241,14 @@ async fn throughput(rooms: usize, rate: f64, secs: f64) -> Result<(), Error> {
 
     let per_s = |a: u64, b: u64| (b - a) as f64 / el.as_secs_f64();
     let delta = |k: &str| m1.get(k) - m0.get(k);
-    println!("simulator generated: {:.0} commands/s", per_s(cmd0, cmd1));
+    match feed {
+        Feed::Generated => println!("simulator generated: {:.0} commands/s", per_s(cmd0, cmd1)),
+        // Load mode's frames are not in the truth log: what was offered is the schedule.
+        Feed::Replayed(_) => println!(
+            "simulator offered:   {:.0} commands/s (the schedule)",
+            rooms as f64 * rate
+        ),
+    }
     println!(
         "ingester received:   {:.0} commands/s",
         delta("bilipulse_ingester_commands_total") / el.as_secs_f64()

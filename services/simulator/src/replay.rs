@@ -5,7 +5,11 @@
 //! simulator. Here the frames are packed and compressed once, at start, from real command bodies
 //! (the Bilibili fixtures), in each of the three encodings, and a connection is only written.
 //! The same frames go to every connection, so the commands repeat: this feeds decoders, not the
-//! pipeline's exactly-once checks (their ids repeat too).
+//! pipeline's exactly-once checks (their ids repeat too), unless `--replay-fresh N` asks for N
+//! distinct frames whose bodies carry fresh ids and times ([`restamp`]): still prepared once, so
+//! a connection still costs only its writes.
+
+mod restamp;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -53,6 +57,7 @@ impl ReplayFeed {
         let Some(dir) = &config.dir else {
             return Ok(None);
         };
+        let t0 = std::time::Instant::now();
         let mut bodies = read_mix(dir)?;
         if bodies.is_empty() {
             return Err(SimError::Config(format!(
@@ -68,34 +73,21 @@ impl ReplayFeed {
             )));
         }
         bodies.shuffle(&mut StdRng::seed_from_u64(seed ^ 0x5EED_F00D));
-        // Each body appears `per_frame` times, so the bodies fill a whole number of frames and
-        // every one of them is sent equally often.
         let per_frame = config.per_frame.max(1) as usize;
-        let inner: Vec<Vec<u8>> = bodies
-            .iter()
-            .cycle()
-            .take(bodies.len() * per_frame)
-            .collect::<Vec<_>>()
-            .chunks(per_frame)
-            .map(|chunk| {
-                let mut packets = Vec::new();
-                for body in chunk {
-                    Packer::inner_packet(&mut packets, body);
-                }
-                packets
-            })
-            .collect();
-        let frames = [Encoding::Plain, Encoding::Zlib, Encoding::Brotli].map(|enc| {
-            inner
-                .iter()
-                .map(|packets| packer.container(enc, packets))
-                .collect::<Arc<[Bytes]>>()
-        });
+        let recorded = bodies.len();
+        let inner = if config.fresh_frames > 0 {
+            fresh_frames(bodies, per_frame, config)
+        } else {
+            recorded_frames(&bodies, per_frame)
+        };
+        let frames = [Encoding::Plain, Encoding::Zlib, Encoding::Brotli]
+            .map(|enc| compress_all(packer, enc, &inner));
         tracing::info!(
-            bodies = bodies.len(),
+            bodies = recorded,
             frames = inner.len(),
             per_frame,
             brotli_bytes = frames[2].iter().map(Bytes::len).sum::<usize>(),
+            prepared_s = t0.elapsed().as_secs_f64(),
             "load mode: recorded commands packed"
         );
         Ok(Some(ReplayFeed {
@@ -114,6 +106,84 @@ impl ReplayFeed {
             Encoding::Brotli => 2,
         }]
     }
+}
+
+/// Every frame in `enc`, compressed on all cores: a large fresh pool is thousands of frames,
+/// each ≈ 10 ms of brotli at the default quality.
+fn compress_all(packer: &Packer, enc: Encoding, inner: &[Vec<u8>]) -> Arc<[Bytes]> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = inner.len().div_ceil(cores).max(1);
+    std::thread::scope(|s| {
+        let parts: Vec<_> = inner
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter()
+                        .map(|packets| packer.container(enc, packets))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|p| p.join().expect("compressing a frame does not panic"))
+            .collect()
+    })
+}
+
+/// The inner packets of each frame, the bodies as recorded: each body appears `per_frame`
+/// times, so the bodies fill a whole number of frames and every one is sent equally often.
+fn recorded_frames(bodies: &[Vec<u8>], per_frame: usize) -> Vec<Vec<u8>> {
+    bodies
+        .iter()
+        .cycle()
+        .take(bodies.len() * per_frame)
+        .collect::<Vec<_>>()
+        .chunks(per_frame)
+        .map(|chunk| {
+            let mut packets = Vec::new();
+            for body in chunk {
+                Packer::inner_packet(&mut packets, body);
+            }
+            packets
+        })
+        .collect()
+}
+
+/// The inner packets of `config.fresh_frames` frames of restamped bodies: command `k` (counted
+/// over all frames) is body `k mod bodies` with sequence number `k`, timed when its frame is
+/// due at `config.rate` frames per second from now (when flooding, `k` ms from now).
+fn fresh_frames(bodies: Vec<Vec<u8>>, per_frame: usize, config: &ReplayConfig) -> Vec<Vec<u8>> {
+    let templates: Vec<restamp::Template> =
+        bodies.into_iter().map(restamp::Template::new).collect();
+    let restamped = templates.iter().filter(|t| t.is_restamped()).count();
+    let start_ms = u64::try_from(crate::clock::unix_ms()).unwrap_or(0);
+    // When flooding there is no schedule: times advance a millisecond per command.
+    let frame_ms = if config.rate > 0.0 {
+        1000.0 / config.rate
+    } else {
+        per_frame as f64
+    };
+    let frames: Vec<Vec<u8>> = (0..config.fresh_frames)
+        .map(|f| {
+            let due = start_ms + (f as f64 * frame_ms) as u64;
+            let mut packets = Vec::new();
+            for j in 0..per_frame as u64 {
+                let k = f * per_frame as u64 + j;
+                let at = if config.rate > 0.0 { due } else { due + j };
+                let body = templates[(k % templates.len() as u64) as usize].render(k, at);
+                Packer::inner_packet(&mut packets, &body);
+            }
+            packets
+        })
+        .collect();
+    tracing::info!(
+        frames = frames.len(),
+        bodies = templates.len(),
+        restamped,
+        "load mode: fresh ids and times (bodies with neither stay as recorded)"
+    );
+    frames
 }
 
 /// Every body of the mix, danmaku weighted, sorted by path (the shuffle then decides).
