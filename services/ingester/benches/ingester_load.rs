@@ -93,9 +93,11 @@ enum Feed {
     Replayed(PathBuf),
 }
 
-/// Commands per load-mode frame, and frames of fresh ids prepared (ids repeat per room after
-/// `FRESH_FRAMES × PER_FRAME` commands: 500 s at 40 commands/s).
+/// Commands per load-mode frame.
 const PER_FRAME: f64 = 20.0;
+/// Frames of fresh ids prepared unless `BENCH_FRESH_FRAMES` says otherwise: ids repeat per
+/// room after this × `PER_FRAME` commands (500 s at 40 commands/s, 20 s at 1 000), and a run
+/// whose rooms wrap around measures deduplication, not storage.
 const FRESH_FRAMES: &str = "1000";
 
 /// Memory per idle connected room.
@@ -182,6 +184,11 @@ async fn throughput(rooms: usize, rate: f64, secs: f64, feed: Feed) -> Result<()
         .collect();
     let spec = spec.join(",");
     let frames_per_s = (rate / PER_FRAME).to_string();
+    let fresh = std::env::var("BENCH_FRESH_FRAMES").unwrap_or_else(|_| FRESH_FRAMES.into());
+    if let Feed::Replayed(_) = feed {
+        let horizon = fresh.parse::<f64>().unwrap_or(0.0) * PER_FRAME / rate;
+        println!("fresh frames: {fresh} (ids repeat per room after {horizon:.0} s)");
+    }
     let mut args = vec!["--rooms", &spec, "--truth-capacity", "0"];
     match &feed {
         Feed::Generated => args.push("--start-paused"),
@@ -197,7 +204,7 @@ async fn throughput(rooms: usize, rate: f64, secs: f64, feed: Feed) -> Result<()
             "--replay-rate",
             &frames_per_s,
             "--replay-fresh",
-            FRESH_FRAMES,
+            &fresh,
         ]),
     }
     let sim = Sim::start(&args)?;
