@@ -204,7 +204,8 @@ pub struct ReplayConfig {
     /// a cycle, so ids repeat only after this many frames per connection. For feeding a whole
     /// pipeline (deduplication, event-time windows), where recorded ids would all be repeats.
     /// Cost per frame of 20 commands: ≈ 50 KiB of memory (all three encodings) and ≈ 10 ms of
-    /// one core at start (brotli, spread over all cores). 0: the recordings as they are.
+    /// one core at start (brotli quality 6, spread over all cores). 0: the recordings as they
+    /// are.
     #[arg(
         long = "replay-fresh",
         env = "BILIPULSE_SIM_REPLAY_FRESH",
