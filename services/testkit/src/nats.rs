@@ -37,13 +37,7 @@ impl NatsServer {
     /// under CI) when no `nats-server` binary is installed.
     pub fn start() -> Option<NatsServer> {
         let bin = crate::require("nats-server", crate::tools::nats_server())?;
-        Some(Self::spawn(
-            bin,
-            "test".into(),
-            free_port(),
-            free_port(),
-            String::new(),
-        ))
+        Some(Self::spawn(bin, "test".into(), 0, 0, String::new()))
     }
 
     /// Starts a single-node server with JetStream and `extra_conf` appended to its
@@ -139,13 +133,7 @@ impl NatsServer {
     /// started yet; `None` when no `nats-server` is installed (see [`crate::require`]).
     fn unstarted_single(extra_conf: &str) -> Option<NatsServer> {
         let bin = crate::require("nats-server", crate::tools::nats_server())?;
-        Some(Self::unstarted(
-            bin,
-            "test".into(),
-            free_port(),
-            free_port(),
-            extra_conf.into(),
-        ))
+        Some(Self::unstarted(bin, "test".into(), 0, 0, extra_conf.into()))
     }
 
     /// A server with its own directory, not started yet.
@@ -188,7 +176,7 @@ impl NatsServer {
             {
                 panic!("nats-server exited early ({status}); log:\n{}", self.log());
             }
-            if http_ok(self.monitor_port, "/healthz") {
+            if self.learn_ports() && http_ok(self.monitor_port, "/healthz") {
                 return;
             }
             if Instant::now() > deadline {
@@ -198,6 +186,46 @@ impl NatsServer {
                 );
             }
             std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Whether the ports are known: a first start lets the server bind port 0 itself (a port
+    /// probed free here could be taken by another socket before the server binds it: that
+    /// race once failed a CI run), and its ports file then says which ports it got. A restart
+    /// reuses them.
+    fn learn_ports(&mut self) -> bool {
+        if self.client_port != 0 && self.monitor_port != 0 {
+            return true;
+        }
+        let Some(pid) = self.pid() else { return false };
+        let suffix = format!("_{pid}.ports");
+        let Some(text) = std::fs::read_dir(self.dir.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .find(|e| e.file_name().to_string_lossy().ends_with(&suffix))
+            .and_then(|e| std::fs::read_to_string(e.path()).ok())
+        else {
+            return false;
+        };
+        // `{"nats": ["nats://127.0.0.1:P"], "monitoring": ["http://127.0.0.1:M"]}`, written
+        // while the server starts: a partial file is read again on the next poll.
+        let Ok(ports) = serde_json::from_str::<serde_json::Value>(&text) else {
+            return false;
+        };
+        let port_of = |key: &str| {
+            ports[key][0]
+                .as_str()
+                .and_then(|u| u.rsplit(':').next())
+                .and_then(|p| p.parse::<u16>().ok())
+        };
+        match (port_of("nats"), port_of("monitoring")) {
+            (Some(client), Some(monitor)) => {
+                self.client_port = client;
+                self.monitor_port = monitor;
+                true
+            }
+            _ => false,
         }
     }
 
@@ -284,13 +312,7 @@ impl NatsCluster {
             let extra = format!(
                 "cluster {{ name: bilipulse-test, listen: 127.0.0.1:{route}, routes: [{route_list}] }}"
             );
-            let mut s = NatsServer::unstarted(
-                bin.clone(),
-                format!("n{}", i + 1),
-                free_port(),
-                free_port(),
-                extra,
-            );
+            let mut s = NatsServer::unstarted(bin.clone(), format!("n{}", i + 1), 0, 0, extra);
             s.launch_no_wait();
             nodes.push(s);
         }
@@ -323,8 +345,8 @@ impl NatsServer {
             "server_name: {name}\nlisten: 127.0.0.1:{port}\nhttp: 127.0.0.1:{mon}\n\
              jetstream {{ store_dir: {store:?}{limit} }}\n{extra}\n",
             name = self.name,
-            port = self.client_port,
-            mon = self.monitor_port,
+            port = port_conf(self.client_port),
+            mon = port_conf(self.monitor_port),
             store = store.display().to_string(),
             // A small disk is filled by the operating system's measure, not JetStream's.
             limit = if self.small_disk.is_some() {
@@ -345,6 +367,9 @@ impl NatsServer {
         let child = Command::new(&self.bin)
             .arg("-c")
             .arg(&conf_path)
+            // Where the server says which ports it chose (see `learn_ports`).
+            .arg("--ports_file_dir")
+            .arg(self.dir.path())
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -352,6 +377,15 @@ impl NatsServer {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.bin.display()));
         self.child = Some(child);
+    }
+}
+
+/// A port as the configuration writes it: 0 (not chosen yet) asks the server for any free one.
+fn port_conf(port: u16) -> String {
+    if port == 0 {
+        "-1".into()
+    } else {
+        port.to_string()
     }
 }
 
