@@ -94,7 +94,7 @@ enum Feed {
 }
 
 /// Commands per load-mode frame.
-const PER_FRAME: f64 = 20.0;
+const PER_FRAME: u32 = 20;
 /// Frames of fresh ids prepared unless `BENCH_FRESH_FRAMES` says otherwise: ids repeat per
 /// room after this × `PER_FRAME` commands (500 s at 40 commands/s, 20 s at 1 000), and a run
 /// whose rooms wrap around measures deduplication, not storage.
@@ -183,10 +183,11 @@ async fn throughput(rooms: usize, rate: f64, secs: f64, feed: Feed) -> Result<()
         .map(|r| format!("{r}:{profile}:{rate}"))
         .collect();
     let spec = spec.join(",");
-    let frames_per_s = (rate / PER_FRAME).to_string();
+    let frames_per_s = (rate / f64::from(PER_FRAME)).to_string();
+    let per_frame = PER_FRAME.to_string();
     let fresh = std::env::var("BENCH_FRESH_FRAMES").unwrap_or_else(|_| FRESH_FRAMES.into());
     if let Feed::Replayed(_) = feed {
-        let horizon = fresh.parse::<f64>().unwrap_or(0.0) * PER_FRAME / rate;
+        let horizon = fresh.parse::<f64>().unwrap_or(0.0) * f64::from(PER_FRAME) / rate;
         println!("fresh frames: {fresh} (ids repeat per room after {horizon:.0} s)");
     }
     let mut args = vec!["--rooms", &spec, "--truth-capacity", "0"];
@@ -200,7 +201,7 @@ async fn throughput(rooms: usize, rate: f64, secs: f64, feed: Feed) -> Result<()
             "--replay",
             dir.to_str().ok_or("fixtures path is not UTF-8")?,
             "--replay-per-frame",
-            "20",
+            &per_frame,
             "--replay-rate",
             &frames_per_s,
             "--replay-fresh",

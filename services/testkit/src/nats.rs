@@ -15,12 +15,20 @@ use tempfile::TempDir;
 /// How long a server may take to become healthy before the harness gives up.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// The two ports a server listens on.
+#[derive(Clone, Copy, Debug)]
+struct Ports {
+    client: u16,
+    monitor: u16,
+}
+
 /// One `nats-server -js` process.
 pub struct NatsServer {
     bin: PathBuf,
     dir: TempDir,
-    client_port: u16,
-    monitor_port: u16,
+    /// The ports the server bound, learned from its ports file at the first start (see
+    /// [`NatsServer::learn_ports`]); `None` until then. A restart binds the same ones.
+    ports: Option<Ports>,
     /// Extra configuration (cluster block), kept so a restart uses the same settings.
     extra_conf: String,
     /// Environment of the server process (variables the configuration refers to).
@@ -37,7 +45,9 @@ impl NatsServer {
     /// under CI) when no `nats-server` binary is installed.
     pub fn start() -> Option<NatsServer> {
         let bin = crate::require("nats-server", crate::tools::nats_server())?;
-        Some(Self::spawn(bin, "test".into(), 0, 0, String::new()))
+        let mut s = Self::unstarted(bin, "test".into(), String::new());
+        s.launch();
+        Some(s)
     }
 
     /// Starts a single-node server with JetStream and `extra_conf` appended to its
@@ -117,33 +127,15 @@ impl NatsServer {
         self.dir.path().join("store/ballast")
     }
 
-    fn spawn(
-        bin: PathBuf,
-        name: String,
-        client_port: u16,
-        monitor_port: u16,
-        extra_conf: String,
-    ) -> NatsServer {
-        let mut s = Self::unstarted(bin, name, client_port, monitor_port, extra_conf);
-        s.launch();
-        s
-    }
-
     /// A single-node server (`extra_conf` appended to its configuration) on free ports, not
     /// started yet; `None` when no `nats-server` is installed (see [`crate::require`]).
     fn unstarted_single(extra_conf: &str) -> Option<NatsServer> {
         let bin = crate::require("nats-server", crate::tools::nats_server())?;
-        Some(Self::unstarted(bin, "test".into(), 0, 0, extra_conf.into()))
+        Some(Self::unstarted(bin, "test".into(), extra_conf.into()))
     }
 
     /// A server with its own directory, not started yet.
-    fn unstarted(
-        bin: PathBuf,
-        name: String,
-        client_port: u16,
-        monitor_port: u16,
-        extra_conf: String,
-    ) -> NatsServer {
+    fn unstarted(bin: PathBuf, name: String, extra_conf: String) -> NatsServer {
         let dir = tempfile::Builder::new()
             .prefix("bilipulse-nats-")
             .tempdir()
@@ -151,8 +143,7 @@ impl NatsServer {
         NatsServer {
             bin,
             dir,
-            client_port,
-            monitor_port,
+            ports: None,
             extra_conf,
             env: Vec::new(),
             name,
@@ -176,7 +167,9 @@ impl NatsServer {
             {
                 panic!("nats-server exited early ({status}); log:\n{}", self.log());
             }
-            if self.learn_ports() && http_ok(self.monitor_port, "/healthz") {
+            if let Some(ports) = self.learn_ports()
+                && http_ok(ports.monitor, "/healthz")
+            {
                 return;
             }
             if Instant::now() > deadline {
@@ -189,49 +182,41 @@ impl NatsServer {
         }
     }
 
-    /// Whether the ports are known: a first start lets the server bind port 0 itself (a port
-    /// probed free here could be taken by another socket before the server binds it: that
-    /// race once failed a CI run), and its ports file then says which ports it got. A restart
-    /// reuses them.
-    fn learn_ports(&mut self) -> bool {
-        if self.client_port != 0 && self.monitor_port != 0 {
-            return true;
+    /// The ports, once known: a first start lets the server bind any free port itself (a
+    /// port probed free here could be taken by another socket before the server binds it:
+    /// that race once failed a CI run), and its ports file then says which ports it got. A
+    /// restart reuses them.
+    fn learn_ports(&mut self) -> Option<Ports> {
+        if self.ports.is_some() {
+            return self.ports;
         }
-        let Some(pid) = self.pid() else { return false };
+        let pid = self.pid()?;
         let suffix = format!("_{pid}.ports");
-        let Some(text) = std::fs::read_dir(self.dir.path())
+        let text = std::fs::read_dir(self.dir.path())
             .into_iter()
             .flatten()
             .flatten()
             .find(|e| e.file_name().to_string_lossy().ends_with(&suffix))
-            .and_then(|e| std::fs::read_to_string(e.path()).ok())
-        else {
-            return false;
-        };
+            .and_then(|e| std::fs::read_to_string(e.path()).ok())?;
         // `{"nats": ["nats://127.0.0.1:P"], "monitoring": ["http://127.0.0.1:M"]}`, written
         // while the server starts: a partial file is read again on the next poll.
-        let Ok(ports) = serde_json::from_str::<serde_json::Value>(&text) else {
-            return false;
-        };
+        let ports = serde_json::from_str::<serde_json::Value>(&text).ok()?;
         let port_of = |key: &str| {
             ports[key][0]
                 .as_str()
                 .and_then(|u| u.rsplit(':').next())
                 .and_then(|p| p.parse::<u16>().ok())
         };
-        match (port_of("nats"), port_of("monitoring")) {
-            (Some(client), Some(monitor)) => {
-                self.client_port = client;
-                self.monitor_port = monitor;
-                true
-            }
-            _ => false,
-        }
+        self.ports = Some(Ports {
+            client: port_of("nats")?,
+            monitor: port_of("monitoring")?,
+        });
+        self.ports
     }
 
     /// `nats://127.0.0.1:<port>`
     pub fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.client_port)
+        format!("nats://127.0.0.1:{}", self.port())
     }
 
     /// The process id (for CPU and memory figures), if running.
@@ -239,9 +224,12 @@ impl NatsServer {
         self.child.as_ref().map(Child::id)
     }
 
-    /// The client port.
+    /// The client port. Every public constructor returns a server that has been healthy, so
+    /// its ports are known.
     pub fn port(&self) -> u16 {
-        self.client_port
+        self.ports
+            .expect("ports are learned before a server is handed out")
+            .client
     }
 
     /// The server's log so far (for assertion messages).
@@ -312,7 +300,7 @@ impl NatsCluster {
             let extra = format!(
                 "cluster {{ name: bilipulse-test, listen: 127.0.0.1:{route}, routes: [{route_list}] }}"
             );
-            let mut s = NatsServer::unstarted(bin.clone(), format!("n{}", i + 1), 0, 0, extra);
+            let mut s = NatsServer::unstarted(bin.clone(), format!("n{}", i + 1), extra);
             s.launch_no_wait();
             nodes.push(s);
         }
@@ -345,8 +333,8 @@ impl NatsServer {
             "server_name: {name}\nlisten: 127.0.0.1:{port}\nhttp: 127.0.0.1:{mon}\n\
              jetstream {{ store_dir: {store:?}{limit} }}\n{extra}\n",
             name = self.name,
-            port = port_conf(self.client_port),
-            mon = port_conf(self.monitor_port),
+            port = port_conf(self.ports.map(|p| p.client)),
+            mon = port_conf(self.ports.map(|p| p.monitor)),
             store = store.display().to_string(),
             // A small disk is filled by the operating system's measure, not JetStream's.
             limit = if self.small_disk.is_some() {
@@ -380,13 +368,10 @@ impl NatsServer {
     }
 }
 
-/// A port as the configuration writes it: 0 (not chosen yet) asks the server for any free one.
-fn port_conf(port: u16) -> String {
-    if port == 0 {
-        "-1".into()
-    } else {
-        port.to_string()
-    }
+/// A port as the configuration writes it: none chosen yet (`-1`) asks the server for any
+/// free one.
+fn port_conf(port: Option<u16>) -> String {
+    port.map_or_else(|| "-1".into(), |p| p.to_string())
 }
 
 /// A port that was free a moment ago on 127.0.0.1.
