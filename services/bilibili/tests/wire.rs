@@ -284,6 +284,66 @@ fn zlib_and_brotli_containers_yield_every_inner_command_in_order() {
     }
 }
 
+/// The decompressors and their output buffer are shared by every decoder on a thread (so
+/// that idle connections hold none): decoders taking turns, with a bomb and a corrupt stream
+/// between them, each get exactly their own packets, and packets already handed out keep their
+/// bytes when the shared buffer is used again.
+#[test]
+fn decoders_sharing_a_thread_never_see_each_others_bytes() {
+    let bomb = {
+        let mut inner = Vec::new();
+        let mut w = brotli::CompressorWriter::new(&mut inner, 1 << 16, 1, 22);
+        std::io::Write::write_all(&mut w, &vec![b'x'; 4 << 20]).unwrap();
+        drop(w);
+        encode_packet(op::MESSAGE, protover::BROTLI, 0, &inner)
+    };
+    let limits = Limits {
+        max_decompressed: 1 << 20,
+        ..Limits::default()
+    };
+    let mut a = FrameDecoder::new(limits);
+    let mut b = FrameDecoder::new(limits);
+    let mut kept: Vec<(Vec<Packet>, Vec<Vec<u8>>)> = Vec::new();
+    for round in 0..6usize {
+        for (who, dec) in [(0usize, &mut a), (1, &mut b)] {
+            let pv = if round % 2 == 0 {
+                protover::BROTLI
+            } else {
+                protover::ZLIB
+            };
+            let want: Vec<Vec<u8>> = bodies(3 + round + who)
+                .into_iter()
+                .map(|mut body| {
+                    body.extend(format!(" decoder {who} round {round}").bytes());
+                    body
+                })
+                .collect();
+            let mut out = Vec::new();
+            dec.decode(Bytes::from(container(pv, &commands(&want))), &mut out)
+                .unwrap();
+            assert_eq!(command_bodies(&out), want, "decoder {who}, round {round}");
+            kept.push((out, want));
+        }
+        let mut out = Vec::new();
+        let r = a.decode(Bytes::from(bomb.clone()), &mut out);
+        assert!(
+            matches!(r, Err(WireError::DecompressedTooLarge { .. })),
+            "{r:?}"
+        );
+        let mut corrupt = container(protover::BROTLI, &commands(&bodies(4)));
+        let last = corrupt.len() - 1;
+        corrupt[last] ^= 0xff;
+        assert!(b.decode(Bytes::from(corrupt), &mut out).is_err());
+    }
+    for (out, want) in &kept {
+        assert_eq!(
+            &command_bodies(out),
+            want,
+            "a packet handed out earlier changed"
+        );
+    }
+}
+
 #[test]
 fn several_packets_and_containers_in_one_frame_keep_their_order() {
     let b = bodies(7);

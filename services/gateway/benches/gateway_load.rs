@@ -169,6 +169,11 @@ struct Opts {
     /// executable]; e.g. an older build kept aside, to compare two builds on one machine.
     #[arg(long)]
     gateway_bin: Option<PathBuf>,
+    /// Give the gateway cores of its own: `GATEWAY_CPUS:LOAD_CPUS` in `taskset` list syntax,
+    /// e.g. `0:1` runs the gateway on CPU 0 and nats-server, the load clients and this
+    /// orchestrator on CPU 1, as if the load came from other machines [default: shared].
+    #[arg(long, value_name = "GATEWAY_CPUS:LOAD_CPUS")]
+    pin: Option<Pin>,
     /// Internal (client mode): the gateway's address.
     #[arg(long, hide = true)]
     gateway: Option<SocketAddr>,
@@ -181,6 +186,44 @@ struct Opts {
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
+}
+
+/// Which CPUs the gateway and everything else may run on (`--pin`).
+#[derive(Debug, Clone)]
+struct Pin {
+    gateway: String,
+    load: String,
+}
+
+impl std::str::FromStr for Pin {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Pin, String> {
+        let (gateway, load) = s
+            .split_once(':')
+            .ok_or_else(|| format!("expected GATEWAY_CPUS:LOAD_CPUS, got {s:?}"))?;
+        let valid =
+            |l: &str| !l.is_empty() && l.chars().all(|c| c.is_ascii_digit() || ",-".contains(c));
+        if !valid(gateway) || !valid(load) {
+            return Err(format!("CPU lists are like 0 or 0-1 or 0,2; got {s:?}"));
+        }
+        Ok(Pin {
+            gateway: gateway.into(),
+            load: load.into(),
+        })
+    }
+}
+
+/// Restricts process `pid` and all its threads to `cpus` (threads it starts later inherit it).
+fn pin(pid: u32, cpus: &str) -> Result<(), Error> {
+    let status = std::process::Command::new("taskset")
+        .args(["--all-tasks", "--pid", "--cpu-list", cpus, &pid.to_string()])
+        .stdout(Stdio::null())
+        .status()?;
+    if !status.success() {
+        return Err(format!("taskset {cpus} {pid}: {status}").into());
+    }
+    Ok(())
 }
 
 impl Opts {
@@ -212,6 +255,14 @@ fn main() -> Result<(), Error> {
         cores(),
         cpu_model()
     );
+    if let Some(p) = &opts.pin {
+        // Before any thread or child exists: nats-server and the clients inherit it.
+        pin(std::process::id(), &p.load)?;
+        println!(
+            "pinned: gateway on CPUs {}, everything else on {}",
+            p.gateway, p.load
+        );
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -369,6 +420,9 @@ async fn start_world(opts: &Opts) -> Result<World, Error> {
     let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
     let flags = gateway_flags(opts, &nats, addr);
     let gateway = ServiceProcess::spawn(&bin, "gateway", &dir, &flags);
+    if let Some(p) = &opts.pin {
+        pin(gateway.pid(), &p.gateway)?;
+    }
     eventually("the gateway ready", Duration::from_secs(60), async || {
         gateway.is_ready().await.then_some(())
     })

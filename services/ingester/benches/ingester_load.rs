@@ -21,7 +21,9 @@
 //!   nothing and the box's CPU goes to the ingester and nats-server.
 //!
 //! The simulator binary is taken from `BILIPULSE_SIM_BIN`, else from next to the ingester
-//! binary (build it in the same profile), nats-server from the pinned tools. The ingester's log
+//! binary (build it in the same profile), nats-server from the pinned tools. `BENCH_INGESTER_BIN`
+//! replaces the ingester under test (another build kept aside, or a script that `exec`s
+//! `heaptrack` or `perf` around it). The ingester's log
 //! is kept in a temporary directory, printed at the start.
 
 use std::collections::BTreeMap;
@@ -317,12 +319,12 @@ async fn ingester(
         .chain(extra.iter().copied())
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
-    let ing = ServiceProcess::spawn(
-        env!("CARGO_BIN_EXE_bilipulse-ingester").as_ref(),
-        "load-0",
-        &dir,
-        &flags,
+    // BENCH_INGESTER_BIN runs another binary, or a script that execs a profiler around it.
+    let bin = std::env::var_os("BENCH_INGESTER_BIN").map_or_else(
+        || PathBuf::from(env!("CARGO_BIN_EXE_bilipulse-ingester")),
+        PathBuf::from,
     );
+    let ing = ServiceProcess::spawn(&bin, "load-0", &dir, &flags);
     eventually(
         "the ingester to be ready",
         Duration::from_secs(30),

@@ -49,8 +49,8 @@ use crate::room::Shared;
 /// Event ids each connection remembers to drop Bilibili's own repeats (a Super Chat and its
 /// `_JPN` copy, the three messages of a guard purchase), which arrive back to back. Every room
 /// pays for this set up front and keeps it full for good (idle rooms still get audience
-/// counters), so it is sized for "the last half second of a busy room", not more: 8192 cost
-/// 61 KiB per idle room, 128 about 6 KiB. Repeats beyond it still reach JetStream with the same
+/// counters), so it is sized for "the last half second of a busy room", not more: 8192 ids as
+/// strings cost 61 KiB per idle room, 128 about 6 KiB, and 128 as hashes 1 KiB. Repeats beyond it still reach JetStream with the same
 /// id and are dropped there; only core-NATS subscribers could see them twice.
 const RECENT_IDS: usize = 128;
 

@@ -3,7 +3,9 @@
 //! A JetStream cluster that is still electing leaders answers "no responders" or times out for
 //! a few seconds; a service that exits on that only adds crash restarts to a first deployment.
 //! [`retry`] retries such a step for up to a minute, while errors that retrying cannot fix
-//! (settings that contradict the contract, see [`is_config_error`]) fail at once.
+//! (settings that contradict the contract, see [`is_config_error`]) fail at once. The same
+//! happens mid-run when a node is lost and a stream's leader moves: the windower re-opens its
+//! consumers and reads key-group checkpoints through [`retry`] too.
 
 use std::future::Future;
 use std::time::Duration;
@@ -43,7 +45,7 @@ where
                 return Err(e);
             }
             Err(e) => {
-                tracing::warn!(step = what, error = %e, "start-up step failed; retrying");
+                tracing::warn!(step = what, error = %e, "step failed; retrying");
                 delays.wait().await;
             }
         }

@@ -38,17 +38,35 @@ const READ_CHUNK: usize = 1024;
 /// Why the engine could not proceed.
 #[derive(Debug, Error)]
 pub enum EngineError {
-    /// A consumer could not be created or failed.
-    #[error("cannot read {stream}: {reason}")]
+    /// A consumer could not be opened, also after retrying for
+    /// [`bilipulse_runtime::startup::GIVE_UP_AFTER`].
+    #[error("cannot read {stream}: {failure}")]
     Consumer {
         /// The stream.
         stream: &'static str,
-        /// What failed.
-        reason: String,
+        /// Which request failed, and how.
+        #[source]
+        failure: ConsumerFailure,
     },
     /// A checkpoint could not be read.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
+}
+
+/// Which JetStream request of opening a consumer failed. All of them fail for a few seconds
+/// while a stream's leader moves (a node lost or restarted): answered with a timeout or "no
+/// responders", so they are retried rather than ending the windower.
+#[derive(Debug, Error)]
+pub enum ConsumerFailure {
+    /// Reading the stream's last sequence.
+    #[error("stream info: {0}")]
+    Info(#[from] jetstream::stream::InfoError),
+    /// Creating the ordered consumer.
+    #[error("creating the consumer: {0}")]
+    Create(#[from] jetstream::stream::ConsumerError),
+    /// Starting its message stream.
+    #[error("starting its messages: {0}")]
+    Messages(#[from] jetstream::consumer::StreamError),
 }
 
 /// A key group this replica owns.
@@ -267,37 +285,29 @@ impl Engine {
     }
 
     async fn last_event_seq(&mut self) -> Result<u64, EngineError> {
-        let info = self
-            .events
-            .info()
-            .await
-            .map_err(|e| EngineError::Consumer {
-                stream: "BILI_EVENTS",
-                reason: e.to_string(),
-            })?;
-        Ok(info.state.last_sequence)
+        let events = &self.events;
+        retry_opening("BILI_EVENTS", || last_sequence(events)).await
     }
 
     async fn open_events(&mut self, from: u64) -> Result<(), EngineError> {
-        let err = |e: String| EngineError::Consumer {
-            stream: "BILI_EVENTS",
-            reason: e,
-        };
-        let last = self.last_event_seq().await?;
-        let consumer = self
-            .events
-            .create_consumer(pull::OrderedConfig {
-                deliver_policy: DeliverPolicy::ByStartSequence {
-                    start_sequence: from.max(1),
-                },
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| err(e.to_string()))?;
-        let messages = consumer.messages().await.map_err(|e| err(e.to_string()))?;
+        let events = &self.events;
+        let from = from.max(1);
+        let (last, messages) = retry_opening("BILI_EVENTS", || async move {
+            let last = last_sequence(events).await?;
+            let consumer = events
+                .create_consumer(pull::OrderedConfig {
+                    deliver_policy: DeliverPolicy::ByStartSequence {
+                        start_sequence: from,
+                    },
+                    ..Default::default()
+                })
+                .await?;
+            Ok((last, consumer.messages().await?))
+        })
+        .await?;
         tracing::info!(from, last, "reading BILI_EVENTS");
-        self.consumer_from = from.max(1);
-        self.position = from.saturating_sub(1);
+        self.consumer_from = from;
+        self.position = from - 1;
         self.caught_up = from > last;
         self.events_rx = Some(Box::pin(
             messages
@@ -317,20 +327,18 @@ impl Engine {
     }
 
     async fn open_status(&mut self) -> Result<Messages, EngineError> {
-        let err = |e: String| EngineError::Consumer {
-            stream: "BILI_STATUS",
-            reason: e,
-        };
-        let consumer = self
-            .status_stream
-            .create_consumer(pull::OrderedConfig {
-                deliver_policy: DeliverPolicy::LastPerSubject,
-                filter_subject: bilipulse_proto::subject::ALL_STATUS.to_owned(),
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| err(e.to_string()))?;
-        let messages = consumer.messages().await.map_err(|e| err(e.to_string()))?;
+        let status = &self.status_stream;
+        let messages = retry_opening("BILI_STATUS", || async move {
+            let consumer = status
+                .create_consumer(pull::OrderedConfig {
+                    deliver_policy: DeliverPolicy::LastPerSubject,
+                    filter_subject: bilipulse_proto::subject::ALL_STATUS.to_owned(),
+                    ..Default::default()
+                })
+                .await?;
+            Ok(consumer.messages().await?)
+        })
+        .await?;
         Ok(Box::pin(
             messages
                 .map(|r| r.map_err(|e| e.to_string()))
@@ -527,6 +535,29 @@ async fn next(rx: &mut Option<Messages>) -> Option<Vec<Result<jetstream::Message
         Some(s) => futures::future::poll_fn(|cx| s.as_mut().poll_next(cx)).await,
         None => futures::future::pending().await,
     }
+}
+
+/// The stream's last sequence (0 when empty).
+async fn last_sequence(stream: &Stream) -> Result<u64, ConsumerFailure> {
+    Ok(stream.get_info().await?.state.last_sequence)
+}
+
+/// Runs one attempt at opening a consumer of `stream` until it succeeds: JetStream refuses
+/// every request for a few seconds while a leader moves, and the windower rides that out as
+/// it does at start-up; after [`bilipulse_runtime::startup::GIVE_UP_AFTER`] the error ends it.
+async fn retry_opening<T, F, Fut>(stream: &'static str, attempt: F) -> Result<T, EngineError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ConsumerFailure>>,
+{
+    bilipulse_runtime::startup::retry(
+        &format!("opening a consumer of {stream}"),
+        &bilipulse_runtime::shutdown::Shutdown::new(),
+        |_: &ConsumerFailure| false,
+        attempt,
+    )
+    .await
+    .map_err(|failure| EngineError::Consumer { stream, failure })
 }
 
 #[cfg(test)]

@@ -50,7 +50,7 @@ use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
 pub use config::Config;
-pub use engine::EngineError;
+pub use engine::{ConsumerFailure, EngineError};
 
 /// Why the windower could not start or stopped with an error.
 #[derive(Debug, Error)]

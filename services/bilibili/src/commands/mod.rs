@@ -91,7 +91,7 @@ use bilipulse_proto::{Other, Payload, RoomEvent, SCHEMA_VERSION, dedup_id};
 use serde::Deserialize;
 
 use body::{Body, Cmd, Data, Shape};
-pub use recent::RecentIds;
+pub use recent::{MAX_RECENT_IDS, RecentIds};
 use time::Stamp;
 
 /// Why a body is not a command at all. Bodies that are commands never fail: unknown or

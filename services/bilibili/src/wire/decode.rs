@@ -1,8 +1,8 @@
 //! Splitting WebSocket frames into packets (spec §2.1).
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
-use super::inflate::{Fail, Inflaters};
+use super::inflate::{Codec, Fail, decompress};
 use super::{HEADER_LEN, Header, WireError, op, protover};
 
 /// One decoded packet of a frame, containers already flattened.
@@ -53,9 +53,6 @@ impl Default for Limits {
     }
 }
 
-/// Largest decompression buffer a decoder keeps between frames.
-const SCRATCH_KEEP: usize = 256 << 10;
-
 /// Whether decoding of the frame goes on after an error.
 #[derive(PartialEq)]
 enum Flow {
@@ -66,10 +63,6 @@ enum Flow {
 /// Decodes the frames of one connection, keeping decompressor state and buffers between them.
 pub struct FrameDecoder {
     limits: Limits,
-    inflate: Inflaters,
-    /// Decompressed containers land here and are frozen into `Bytes` the packets slice; once
-    /// those are dropped the allocation is reclaimed for the next container.
-    scratch: BytesMut,
     /// Offsets of the containers enclosing the packet being decoded, outermost first.
     path: Vec<usize>,
     budget: usize,
@@ -98,8 +91,6 @@ impl FrameDecoder {
     pub fn new(limits: Limits) -> Self {
         FrameDecoder {
             limits,
-            inflate: Inflaters::new(),
-            scratch: BytesMut::new(),
             path: Vec::new(),
             budget: 0,
             emitted: 0,
@@ -234,40 +225,33 @@ impl FrameDecoder {
             self.note(WireError::TooDeep { offset: off, depth });
             return Flow::Go;
         }
-        self.scratch.clear();
-        let done = if pv == protover::ZLIB {
-            self.inflate.zlib(body, &mut self.scratch, self.budget)
+        let codec = if pv == protover::ZLIB {
+            Codec::Zlib
         } else {
-            self.inflate.brotli(body, &mut self.scratch, self.budget)
+            Codec::Brotli
         };
-        if let Err(fail) = done {
-            self.scratch.clear();
-            if self.scratch.capacity() > SCRATCH_KEEP {
-                self.scratch = BytesMut::new();
-            }
-            let e = match fail {
-                Fail::TooLarge => {
-                    // The budget is spent; later containers of this frame fail fast.
-                    self.budget = 0;
-                    WireError::DecompressedTooLarge {
-                        offset: off,
-                        max: self.limits.max_decompressed,
+        let inner = match decompress(codec, body, self.budget) {
+            Ok(inner) => inner,
+            Err(fail) => {
+                let e = match fail {
+                    Fail::TooLarge => {
+                        // The budget is spent; later containers of this frame fail fast.
+                        self.budget = 0;
+                        WireError::DecompressedTooLarge {
+                            offset: off,
+                            max: self.limits.max_decompressed,
+                        }
                     }
-                }
-                Fail::Corrupt(msg) if pv == protover::ZLIB => WireError::Zlib { offset: off, msg },
-                Fail::Corrupt(msg) => WireError::Brotli { offset: off, msg },
-            };
-            self.note(e);
-            return Flow::Go;
-        }
-        self.budget -= self.scratch.len();
-        let inner = if self.scratch.len() > SCRATCH_KEEP {
-            // Hand a big buffer over whole, so the decoder does not keep it once its packets
-            // are gone (thousands of connections each holding their largest frame add up).
-            std::mem::take(&mut self.scratch).freeze()
-        } else {
-            self.scratch.split().freeze()
+                    Fail::Corrupt(msg) => match codec {
+                        Codec::Zlib => WireError::Zlib { offset: off, msg },
+                        Codec::Brotli => WireError::Brotli { offset: off, msg },
+                    },
+                };
+                self.note(e);
+                return Flow::Go;
+            }
         };
+        self.budget -= inner.len();
         self.path.push(off);
         let flow = self.decode_buf(&inner, depth, out);
         self.path.pop();
