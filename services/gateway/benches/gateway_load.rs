@@ -188,6 +188,9 @@ struct Opts {
     bench: bool,
 }
 
+/// The machine's cores, read before `--pin` restricts this process to some of them.
+static MACHINE_CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+
 /// Which CPUs the gateway and everything else may run on (`--pin`).
 #[derive(Debug, Clone)]
 struct Pin {
@@ -250,9 +253,10 @@ fn main() -> Result<(), Error> {
             .build()?;
         return rt.block_on(client_main(opts));
     }
+    // Before `--pin` narrows this process's own view of the machine.
+    let machine_cores = *MACHINE_CORES.get_or_init(cores);
     println!(
-        "machine: {} × {}; open files limit {nofile}",
-        cores(),
+        "machine: {machine_cores} × {}; open files limit {nofile}",
         cpu_model()
     );
     if let Some(p) = &opts.pin {
@@ -1169,7 +1173,8 @@ fn print_summary(b: &Bench, rounds: &[Round]) {
         );
     }
     let summary = serde_json::json!({
-        "machine": {"cores": cores(), "cpu": cpu_model()},
+        "machine": {"cores": MACHINE_CORES.get().copied().unwrap_or_else(cores), "cpu": cpu_model()},
+        "pin": b.opts.pin.as_ref().map(|p| format!("{}:{}", p.gateway, p.load)),
         "connections": b.opts.connections, "rooms": b.opts.rooms,
         "rooms_per_client": b.opts.per_client(), "client_procs": b.clients.len(),
         "queue": b.opts.queue, "gateway_args": b.opts.gateway_args, "held": c.held, "failed": c.failed, "connect_s": c.secs,
