@@ -52,6 +52,7 @@ impl RecentIds {
         self.order.push_back(h);
         true
     }
+
     /// How many ids are remembered now.
     pub fn len(&self) -> usize {
         self.order.len()

@@ -60,7 +60,9 @@ enum Flow {
     Stop,
 }
 
-/// Decodes the frames of one connection, keeping decompressor state and buffers between them.
+/// Decodes the frames of one connection. Its decompressors and their output buffer are not
+/// its own but its thread's, reused from container to container by every connection decoded
+/// on that thread (see `inflate.rs`): an idle connection holds none of them.
 pub struct FrameDecoder {
     limits: Limits,
     /// Offsets of the containers enclosing the packet being decoded, outermost first.
