@@ -10,30 +10,30 @@
 //! therefore reads everything and skips other groups' messages by subject, before decoding.
 //! The stream position each group has applied lives in its checkpoint (atomic with its
 //! summaries), not in consumer acks, which could not be made atomic with them.
+//!
+//! This file is one state machine's loop and its handlers, kept together on purpose; what they
+//! call lives in modules of its own: opening the inputs ([`crate::consumer`]), decoding them
+//! ([`crate::input`]), committing ([`crate::commit`]), checkpoints ([`crate::checkpoint`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::pin::Pin;
 use std::time::{Duration, Instant};
 
-use async_nats::jetstream::consumer::{DeliverPolicy, pull};
+use async_nats::jetstream::consumer::pull::OrderedError;
 use async_nats::jetstream::{self, stream::Stream};
 use async_nats::{Client, HeaderMap};
 use bilipulse_proto::{KeyGroup, RoomStatus};
 use bilipulse_runtime::trace_context;
-use futures::StreamExt;
 use opentelemetry::trace::{SpanContext, TraceContextExt as _};
 use thiserror::Error;
 
 use crate::checkpoint::{self, CheckpointError};
 use crate::config::StartFrom;
+use crate::consumer::{self, ConsumerFailure, Messages};
 use crate::group::GroupState;
 use crate::input::{self, Garbage};
 use crate::metrics::{Label, Metrics};
 use crate::room::{Fate, Released};
 use crate::settings::Settings;
-
-/// Messages read from the consumer before the engine looks at its other inputs.
-const READ_CHUNK: usize = 1024;
 
 /// Why the engine could not proceed.
 #[derive(Debug, Error)]
@@ -53,22 +53,6 @@ pub enum EngineError {
     Checkpoint(#[from] CheckpointError),
 }
 
-/// Which JetStream request of opening a consumer failed. All of them fail for a few seconds
-/// while a stream's leader moves (a node lost or restarted): answered with a timeout or "no
-/// responders", so they are retried rather than ending the windower.
-#[derive(Debug, Error)]
-pub enum ConsumerFailure {
-    /// Reading the stream's last sequence.
-    #[error("stream info: {0}")]
-    Info(#[from] jetstream::stream::InfoError),
-    /// Creating the ordered consumer.
-    #[error("creating the consumer: {0}")]
-    Create(#[from] jetstream::stream::ConsumerError),
-    /// Starting its message stream.
-    #[error("starting its messages: {0}")]
-    Messages(#[from] jetstream::consumer::StreamError),
-}
-
 /// A key group this replica owns.
 pub(crate) struct Owned {
     /// Its state.
@@ -84,9 +68,6 @@ pub(crate) struct Owned {
     /// Size of the last checkpoint, bytes.
     pub bytes: usize,
 }
-
-type Messages =
-    Pin<Box<dyn futures::Stream<Item = Vec<Result<jetstream::Message, String>>> + Send>>;
 
 /// Everything the engine needs from outside.
 pub struct EngineConfig {
@@ -285,35 +266,17 @@ impl Engine {
     }
 
     async fn last_event_seq(&mut self) -> Result<u64, EngineError> {
-        let events = &self.events;
-        retry_opening("BILI_EVENTS", || last_sequence(events)).await
+        consumer::last_event_seq(&self.events).await
     }
 
     async fn open_events(&mut self, from: u64) -> Result<(), EngineError> {
-        let events = &self.events;
         let from = from.max(1);
-        let (last, messages) = retry_opening("BILI_EVENTS", || async move {
-            let last = last_sequence(events).await?;
-            let consumer = events
-                .create_consumer(pull::OrderedConfig {
-                    deliver_policy: DeliverPolicy::ByStartSequence {
-                        start_sequence: from,
-                    },
-                    ..Default::default()
-                })
-                .await?;
-            Ok((last, consumer.messages().await?))
-        })
-        .await?;
+        let (last, messages) = consumer::events_from(&self.events, from).await?;
         tracing::info!(from, last, "reading BILI_EVENTS");
         self.consumer_from = from;
         self.position = from - 1;
         self.caught_up = from > last;
-        self.events_rx = Some(Box::pin(
-            messages
-                .map(|r| r.map_err(|e| e.to_string()))
-                .ready_chunks(READ_CHUNK),
-        ));
+        self.events_rx = Some(messages);
         Ok(())
     }
 
@@ -327,26 +290,10 @@ impl Engine {
     }
 
     async fn open_status(&mut self) -> Result<Messages, EngineError> {
-        let status = &self.status_stream;
-        let messages = retry_opening("BILI_STATUS", || async move {
-            let consumer = status
-                .create_consumer(pull::OrderedConfig {
-                    deliver_policy: DeliverPolicy::LastPerSubject,
-                    filter_subject: bilipulse_proto::subject::ALL_STATUS.to_owned(),
-                    ..Default::default()
-                })
-                .await?;
-            Ok(consumer.messages().await?)
-        })
-        .await?;
-        Ok(Box::pin(
-            messages
-                .map(|r| r.map_err(|e| e.to_string()))
-                .ready_chunks(READ_CHUNK),
-        ))
+        consumer::latest_statuses(&self.status_stream).await
     }
 
-    fn on_events(&mut self, batch: Vec<Result<jetstream::Message, String>>) {
+    fn on_events(&mut self, batch: Vec<Result<jetstream::Message, OrderedError>>) {
         for msg in batch {
             let msg = match msg {
                 Ok(m) => m,
@@ -442,7 +389,7 @@ impl Engine {
         }
     }
 
-    fn on_statuses(&mut self, batch: Vec<Result<jetstream::Message, String>>) {
+    fn on_statuses(&mut self, batch: Vec<Result<jetstream::Message, OrderedError>>) {
         for msg in batch.into_iter().flatten() {
             let Ok(st) = bilipulse_proto::decode::<RoomStatus>(&msg.payload) else {
                 self.metrics
@@ -530,34 +477,11 @@ pub(crate) fn sampled_context(headers: &HeaderMap) -> Option<SpanContext> {
 }
 
 /// The next chunk of an optional stream; pending forever while there is none.
-async fn next(rx: &mut Option<Messages>) -> Option<Vec<Result<jetstream::Message, String>>> {
+async fn next(rx: &mut Option<Messages>) -> Option<Vec<Result<jetstream::Message, OrderedError>>> {
     match rx {
         Some(s) => futures::future::poll_fn(|cx| s.as_mut().poll_next(cx)).await,
         None => futures::future::pending().await,
     }
-}
-
-/// The stream's last sequence (0 when empty).
-async fn last_sequence(stream: &Stream) -> Result<u64, ConsumerFailure> {
-    Ok(stream.get_info().await?.state.last_sequence)
-}
-
-/// Runs one attempt at opening a consumer of `stream` until it succeeds: JetStream refuses
-/// every request for a few seconds while a leader moves, and the windower rides that out as
-/// it does at start-up; after [`bilipulse_runtime::startup::GIVE_UP_AFTER`] the error ends it.
-async fn retry_opening<T, F, Fut>(stream: &'static str, attempt: F) -> Result<T, EngineError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, ConsumerFailure>>,
-{
-    bilipulse_runtime::startup::retry(
-        &format!("opening a consumer of {stream}"),
-        &bilipulse_runtime::shutdown::Shutdown::new(),
-        |_: &ConsumerFailure| false,
-        attempt,
-    )
-    .await
-    .map_err(|failure| EngineError::Consumer { stream, failure })
 }
 
 #[cfg(test)]

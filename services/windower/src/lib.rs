@@ -25,6 +25,7 @@ pub mod batch;
 pub mod checkpoint;
 pub mod commit;
 pub mod config;
+mod consumer;
 pub mod coverage;
 pub mod distinct;
 pub mod engine;
@@ -50,7 +51,8 @@ use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
 pub use config::Config;
-pub use engine::{ConsumerFailure, EngineError};
+pub use consumer::ConsumerFailure;
+pub use engine::EngineError;
 
 /// Why the windower could not start or stopped with an error.
 #[derive(Debug, Error)]
