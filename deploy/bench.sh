@@ -5,6 +5,7 @@
 #
 #   bash deploy/bench.sh [decode]        # decoding, side by side
 #   bash deploy/bench.sh windows         # windowed counting, side by side
+#   bash deploy/bench.sh pipeline        # the whole pipeline, swept up to saturation
 #
 # decode: one Bilibili stand-in in load mode (bilipulse-sim --replay: real command bodies from
 # the fixtures, 20 per brotli frame, compressed once at start) feeds the same frames to
@@ -23,6 +24,12 @@
 #                    1-second buckets, "active chatters" as the keys of the last 10 s every 2 s
 #   bytewax 0.21.1   event-time tumbling windows, one worker
 # and each answer checked against the truth computed from the log (deploy/bench/windows/).
+#
+# pipeline: simulator (load mode, fresh ids) → ingester → nats-server → windower → gateway →
+# WebSocket clients, each a process, one fresh world per rate (BENCH_PIPELINE_RATES, commands/s
+# per room over BENCH_PIPELINE_ROOMS rooms): stored events/s, CPU-µs per event per process,
+# latency from the danmaku's send time and from a window's close to the client, and which stage
+# fell short first (services/gateway/benches/pipeline_load.rs).
 #
 # Environment: BILIPULSE_FIXTURES (default ../shared/fixtures/bilibili), BENCH_MESSAGES (commands
 # per flood run, default 200000), BENCH_RATE_SECS (length of a fixed-rate run, default 10),
@@ -49,12 +56,21 @@ for tool in jq bc column node python3; do
 done
 part="${1:-decode}"
 case "$part" in
-decode | windows) ;;
-*) die "unknown part '$part' (known: decode, windows)" ;;
+decode | windows | pipeline) ;;
+*) die "unknown part '$part' (known: decode, windows, pipeline)" ;;
 esac
 mkdir -p "$OUT"
 if [[ "$part" == windows ]]; then
     exec bash "$ROOT/deploy/bench/windows.sh"
+fi
+if [[ "$part" == pipeline ]]; then
+    log "building the four services (release)"
+    cargo build --release --locked -q -p bilipulse-sim -p bilipulse-ingester \
+        -p bilipulse-windower -p bilipulse-gateway
+    : >"$OUT/pipeline.jsonl"
+    exec cargo bench --locked -q -p bilipulse-gateway --bench pipeline_load -- \
+        --rooms "${BENCH_PIPELINE_ROOMS:-100}" --rates "${BENCH_PIPELINE_RATES:-100,200,300,400,600}" \
+        --json "$OUT/pipeline.jsonl"
 fi
 
 log "building bilipulse-sim, bilipulse and bilipulse-benchplot (release)"

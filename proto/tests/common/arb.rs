@@ -579,12 +579,28 @@ pub fn room_status() -> BoxedStrategy<RoomStatus> {
             int(),
             any::<bool>(),
         ),
-        (text(), uint(), of(int()), uint(), uint(), of(text())),
+        (
+            text(),
+            uint(),
+            of(int()),
+            uint(),
+            uint(),
+            uint(),
+            of(text()),
+        ),
     )
         .prop_map(
             |(
                 (v, room, src, ts, state, since, masked),
-                (host, reconnects, last_msg, events_published, events_lost, last_error),
+                (
+                    host,
+                    reconnects,
+                    last_msg,
+                    events_published,
+                    events_lost,
+                    commands_shed,
+                    last_error,
+                ),
             )| RoomStatus {
                 v,
                 room,
@@ -598,6 +614,7 @@ pub fn room_status() -> BoxedStrategy<RoomStatus> {
                 last_msg,
                 events_published,
                 events_lost,
+                commands_shed,
                 last_error,
             },
         )

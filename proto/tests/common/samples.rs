@@ -424,6 +424,7 @@ pub fn all() -> Vec<Golden> {
         last_msg: Some(1_764_000_004_980),
         events_published: 183_402,
         events_lost: 0,
+        commands_shed: 0,
         last_error: None,
     };
     let room_config = RoomConfig {

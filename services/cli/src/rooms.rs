@@ -107,7 +107,8 @@ pub struct RoomRow {
     pub status_age_ms: Option<i64>,
     /// Events its owner published.
     pub events_published: u64,
-    /// Events its owner had to drop.
+    /// Events its owner had to drop, plus commands it shed under overload
+    /// (`RoomStatus::lost`).
     pub events_lost: u64,
     /// The owner's last error, if any.
     pub last_error: Option<String>,
@@ -243,6 +244,7 @@ pub async fn rows(
         };
         rows.push(match status {
             Some(s) => RoomRow {
+                events_lost: s.lost(),
                 room: c.room,
                 alias: c.alias,
                 label: c.label,
@@ -252,7 +254,6 @@ pub async fn rows(
                 last_msg_age_ms: s.last_msg.map(|t| now - t),
                 status_age_ms: Some(now - s.ts),
                 events_published: s.events_published,
-                events_lost: s.events_lost,
                 last_error: s.last_error,
             },
             None => RoomRow {

@@ -27,10 +27,8 @@
 //! is kept in a temporary directory, printed at the start.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
@@ -38,6 +36,7 @@ use bilipulse_proto::{RoomConfig, SCHEMA_VERSION, streams};
 use bilipulse_testkit::NatsServer;
 use bilipulse_testkit::process::{ServiceProcess, http_get};
 use bilipulse_testkit::procstat::{cores, cpu_model, cpu_ticks, rss_kib, ticks_to_secs};
+use bilipulse_testkit::sim::SimProcess;
 use bilipulse_testkit::wait::{converge, eventually};
 use futures::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -106,7 +105,7 @@ const FRESH_FRAMES: &str = "1000";
 async fn rooms(n: usize, settle: f64) -> Result<(), Error> {
     println!("== rooms: {n} idle rooms in one ingester");
     let nats = nats()?;
-    let sim = Sim::start(&[
+    let sim = start_sim(&[
         "--rooms",
         "100:quiet:0",
         "--random-rooms",
@@ -210,7 +209,7 @@ async fn throughput(rooms: usize, rate: f64, secs: f64, feed: Feed) -> Result<()
             &fresh,
         ]),
     }
-    let sim = Sim::start(&args)?;
+    let sim = start_sim(&args)?;
     // BILIPULSE_RAW_STORAGE (frames, commands, off) picks the raw archive to measure.
     let raw_storage = std::env::var("BILIPULSE_RAW_STORAGE").unwrap_or_else(|_| "frames".into());
     println!("raw storage: {raw_storage}");
@@ -280,6 +279,11 @@ async fn throughput(rooms: usize, rate: f64, secs: f64, feed: Feed) -> Result<()
         "ingester backlog at the end: {buffered} messages; dropped: {dropped}; reconnects to the simulator: {}",
         delta("bilipulse_ingester_reconnects_total")
     );
+    println!(
+        "shed undecoded:      {:.0} commands/s ({} in all)",
+        delta("bilipulse_ingester_shed_commands_total") / el.as_secs_f64(),
+        m1.get("bilipulse_ingester_shed_commands_total")
+    );
     let mut total = 0.0;
     for ((name, _), (a, b)) in procs.iter().zip(cpu0.iter().zip(&cpu1)) {
         let pct = cpu_percent(b - a, el);
@@ -347,63 +351,10 @@ async fn all_connected(ing: &ServiceProcess, n: usize, within: Duration) {
     .await;
 }
 
-/// The simulator binary, killed on drop.
-struct Sim {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Sim {
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn start(args: &[&str]) -> Result<Sim, Error> {
-        let bin = match std::env::var_os("BILIPULSE_SIM_BIN") {
-            Some(p) => PathBuf::from(p),
-            None => {
-                Path::new(env!("CARGO_BIN_EXE_bilipulse-ingester")).with_file_name("bilipulse-sim")
-            }
-        };
-        if !bin.is_file() {
-            return Err(format!(
-                "{} missing: cargo build --release -p bilipulse-sim",
-                bin.display()
-            )
-            .into());
-        }
-        let mut child = Command::new(bin)
-            .args([
-                "--listen",
-                "127.0.0.1:0",
-                "--heartbeat-timeout-ms",
-                "120000",
-            ])
-            .args(args)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()?;
-        // The first line is the base URL; keep draining stdout so the simulator never blocks.
-        let mut lines = BufReader::new(child.stdout.take().ok_or("no stdout")?).lines();
-        let first = loop {
-            let line = lines.next().ok_or("simulator printed no URL")??;
-            if line.starts_with("http://") {
-                break line;
-            }
-        };
-        std::thread::spawn(move || lines.for_each(drop));
-        let url = url::Url::parse(first.trim())?;
-        let addr = SocketAddr::from(([127, 0, 0, 1], url.port().ok_or("no port")?));
-        Ok(Sim { child, addr })
-    }
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The simulator of this build (see [`SimProcess::binary`]) with `args`.
+fn start_sim(args: &[&str]) -> Result<SimProcess, Error> {
+    let bin = SimProcess::binary(Path::new(env!("CARGO_BIN_EXE_bilipulse-ingester")));
+    Ok(SimProcess::start(&bin, args)?)
 }
 
 async fn bus(url: &str) -> Result<jetstream::Context, Error> {

@@ -46,6 +46,22 @@ pub struct Config {
     )]
     pub buffer_mib: usize,
 
+    /// Load shedding: once the publish buffer holds more than this percentage of its bound,
+    /// whole Bilibili frames are dropped before their commands are normalised, and counted
+    /// per room (status `commands_shed`, metric `shed_commands`). Normalising what cannot be
+    /// published would take the CPU that publishing needs, so that under overload the stored
+    /// rate collapses instead of staying at capacity. A shed frame is not archived either
+    /// (its raw frame would cost JetStream what shedding saves). 100 disables shedding (new events are then dropped one by one once
+    /// the buffer is full).
+    #[arg(
+        long,
+        env = "BILIPULSE_SHED_ABOVE_PERCENT",
+        default_value_t = 90,
+        value_parser = clap::value_parser!(u8).range(1..=100),
+        help_heading = "Ingester"
+    )]
+    pub shed_above_percent: u8,
+
     /// Publishes awaiting their JetStream ack at once.
     #[arg(
         long,

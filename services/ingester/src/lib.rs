@@ -101,6 +101,7 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), IngesterError
     let publisher = Publisher::new(
         PublishConfig {
             buffer_bytes: config.buffer_mib.saturating_mul(1024 * 1024),
+            shed_above_percent: config.shed_above_percent,
             max_inflight: config.max_inflight.max(1),
             drain_timeout: config.handover_timeout,
         },

@@ -98,6 +98,8 @@ pub struct Metrics {
     pub buffer_bytes: Gauge,
     /// Messages dropped because the buffer was full (NATS slow or down), by class.
     pub dropped: Family<ClassLabel, Counter>,
+    /// Commands shed undecoded because the buffer was nearly full (`--shed-above-percent`).
+    pub shed_commands: Counter,
     /// Publish attempts that failed and were retried.
     pub publish_retries: Counter,
     /// Publishes or acks that failed, by kind: JetStream not answering (`ack_timeout`, as when
@@ -132,6 +134,7 @@ impl Metrics {
             buffer_messages: Gauge::default(),
             buffer_bytes: Gauge::default(),
             dropped: Family::default(),
+            shed_commands: Counter::default(),
             publish_retries: Counter::default(),
             publish_failures: Family::default(),
             reconnects: Counter::default(),
@@ -206,6 +209,11 @@ impl Metrics {
             "dropped",
             "Messages dropped because the buffer was full, by class",
             m.dropped.clone(),
+        );
+        r.register(
+            "shed_commands",
+            "Commands shed undecoded because the buffer was nearly full",
+            m.shed_commands.clone(),
         );
         r.register(
             "publish_retries",

@@ -44,6 +44,8 @@ pub struct RoomCounters {
     pub duplicates: AtomicU64,
     /// Events dropped because the buffer was full.
     pub lost: AtomicU64,
+    /// Commands shed undecoded because the buffer was nearly full ([`Publisher::is_shedding`]).
+    pub shed: AtomicU64,
 }
 
 /// Why a publish or its ack failed: the closed set the failure metric and the readiness reason
@@ -171,6 +173,9 @@ impl Outgoing {
 pub struct PublishConfig {
     /// Buffer bound in bytes; past it new messages are dropped (and counted).
     pub buffer_bytes: usize,
+    /// Above this percentage of `buffer_bytes`, room tasks shed whole frames before
+    /// normalising them ([`Publisher::is_shedding`]); 100 never sheds.
+    pub shed_above_percent: u8,
     /// Publishes awaiting acks at once.
     pub max_inflight: usize,
     /// How long shutdown waits for the buffer to drain before giving up.
@@ -181,6 +186,7 @@ impl Default for PublishConfig {
     fn default() -> Self {
         PublishConfig {
             buffer_bytes: 256 * 1024 * 1024,
+            shed_above_percent: 90,
             max_inflight: 2048,
             drain_timeout: Duration::from_secs(10),
         }
@@ -245,6 +251,21 @@ impl Publisher {
         }
         self.notify.notify_one();
         true
+    }
+
+    /// True while the buffer holds more than `shed_above_percent` of its bound: a room task
+    /// then drops the next frame before normalising it. The buffer only fills when JetStream
+    /// takes less than Bilibili sends, and then every event normalised past the bound is
+    /// thrown away after the work was done; under CPU overload that work is what starves
+    /// the publishing (and nats-server, on the same machine), and the stored rate collapses.
+    /// Shedding early keeps the CPU for what can still be published. One lock per frame.
+    pub fn is_shedding(&self) -> bool {
+        let percent = self.config.shed_above_percent;
+        if percent >= 100 {
+            return false;
+        }
+        let mark = self.config.buffer_bytes / 100 * usize::from(percent);
+        self.lock().bytes > mark
     }
 
     /// Messages and bytes waiting.
@@ -442,4 +463,55 @@ fn publish_message(msg: &Outgoing) -> PublishMessage {
         p = p.message_id(id);
     }
     p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn publisher(buffer_bytes: usize, shed_above_percent: u8) -> Publisher {
+        let metrics = Metrics::register(&mut prometheus_client::registry::Registry::default());
+        let config = PublishConfig {
+            buffer_bytes,
+            shed_above_percent,
+            ..PublishConfig::default()
+        };
+        Publisher::new(config, metrics, Readiness::default())
+    }
+
+    fn message(payload_bytes: usize) -> Outgoing {
+        Outgoing {
+            subject: "bili.event.1.danmaku".into(),
+            class: MessageClass::Event,
+            payload: Bytes::from(vec![0u8; payload_bytes]),
+            msg_id: None,
+            headers: None,
+            span: None,
+            counters: None,
+            enqueued: Instant::now(),
+        }
+    }
+
+    #[test]
+    fn shedding_starts_above_the_mark_and_ends_below_it() {
+        let p = publisher(10_000, 50);
+        assert!(!p.is_shedding(), "empty");
+        assert!(p.push(message(4_000)));
+        assert!(!p.is_shedding(), "{:?} is below half", p.buffered());
+        assert!(p.push(message(1_000)));
+        assert!(p.is_shedding(), "{:?} is above half", p.buffered());
+        // Messages are still taken up to the bound itself: shedding is the room tasks' choice.
+        assert!(p.push(message(3_000)));
+        assert!(!p.push(message(3_000)), "past the bound");
+        p.pop();
+        p.pop();
+        assert!(!p.is_shedding(), "{:?} is below half again", p.buffered());
+    }
+
+    #[test]
+    fn a_mark_of_100_percent_never_sheds() {
+        let p = publisher(1_000, 100);
+        while p.push(message(100)) {}
+        assert!(!p.is_shedding());
+    }
 }

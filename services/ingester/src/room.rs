@@ -162,8 +162,15 @@ impl<'a> Observed<'a> {
     }
 
     /// One frame's commands: the raw bodies first (whatever happens below, they are kept for
-    /// re-parsing), then each command's events.
+    /// re-parsing), then each command's events — unless the publish buffer is nearly full, in
+    /// which case the whole frame is shed, neither normalised nor archived: storing the raw
+    /// frames of what is shed would take the publishing capacity that shedding frees (a
+    /// frame is 20 or more bodies in one large message).
     fn on_frame(&mut self, batch: CommandBatch) {
+        if self.shared.publisher.is_shedding() {
+            self.shed(&batch);
+            return;
+        }
         if self.shared.raw_storage == RawStorage::Frames {
             self.push_raw_frame(&batch);
         }
@@ -192,6 +199,19 @@ impl<'a> Observed<'a> {
                 }
                 Err(e) => tracing::error!(room, error = %e, "cannot encode a raw frame"),
             }
+        }
+    }
+
+    /// Drops a frame's commands without normalising or archiving them, counted per room
+    /// (`commands_shed`) and in the metrics; they still count as received.
+    fn shed(&mut self, batch: &CommandBatch) {
+        let n = batch.bodies.len() as u64;
+        self.status.last_msg = Some(batch.recv_ms);
+        self.shared.metrics.commands.inc_by(n);
+        self.shared.metrics.shed_commands.inc_by(n);
+        self.counters.shed.fetch_add(n, Ordering::Relaxed);
+        if self.last_status.elapsed() >= self.shared.status_interval {
+            self.publish_status();
         }
     }
 
@@ -304,6 +324,7 @@ impl<'a> Observed<'a> {
         self.status.events_published = self.counters.published.load(Ordering::Relaxed)
             + self.counters.duplicates.load(Ordering::Relaxed);
         self.status.events_lost = self.counters.lost.load(Ordering::Relaxed);
+        self.status.commands_shed = self.counters.shed.load(Ordering::Relaxed);
         match Outgoing::status(&self.status) {
             Ok(msg) => {
                 self.shared.publisher.push(msg);

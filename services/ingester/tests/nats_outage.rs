@@ -1,7 +1,8 @@
 //! NATS goes away for ten seconds while Bilibili keeps talking. The ingesters keep reading and
 //! buffer; after the restart the buffer is published in order and nothing is lost. With a
 //! buffer too small for the outage, what does not fit is dropped, and the loss each room's
-//! status reports is exactly what BILI_EVENTS lacks.
+//! status reports is exactly what BILI_EVENTS lacks; with load shedding, whole frames are shed
+//! undecoded past the mark, and every room that lost anything reports it.
 
 mod common;
 
@@ -120,9 +121,12 @@ async fn past_the_buffer_bound_the_reported_loss_is_exactly_what_is_missing() {
     // 1 MiB holds a few seconds of this traffic, not ten.
     let window = INFLIGHT.to_string();
     let mib = TINY_BUFFER_MIB.to_string();
+    // Without load shedding: every command is normalised, so each loss is an event and the
+    // count can be compared event for event (shedding is the next test).
     let tiny = [
         ("--buffer-mib", mib.as_str()),
         ("--max-inflight", window.as_str()),
+        ("--shed-above-percent", "100"),
     ];
     let Some((world, ingesters, outage)) = through_an_outage(1, &tiny).await else {
         return;
@@ -225,5 +229,78 @@ async fn past_the_buffer_bound_the_reported_loss_is_exactly_what_is_missing() {
         m.sum("bilipulse_ingester_dropped_total"),
         audit.messages,
         audit.delivered
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_shed_mark_frames_are_shed_and_every_room_that_lost_events_reports_it() {
+    let window = INFLIGHT.to_string();
+    let mib = TINY_BUFFER_MIB.to_string();
+    let flags = [
+        ("--buffer-mib", mib.as_str()),
+        ("--max-inflight", window.as_str()),
+        ("--shed-above-percent", "50"),
+    ];
+    let Some((world, ingesters, outage)) = through_an_outage(1, &flags).await else {
+        return;
+    };
+    // Shedding lasts while the buffer is above half its bound; it only shrinks from there.
+    let shed_metric = "bilipulse_ingester_shed_commands_total";
+    let shed_at_drain = converge("the buffer below the shed mark", DEADLINE, async || {
+        let m = ingesters[0].metrics().await?;
+        let bytes = m.get("bilipulse_ingester_buffer_bytes");
+        if bytes < f64::from(TINY_BUFFER_MIB * 1024 * 1024 / 2) {
+            Ok(m.get(shed_metric))
+        } else {
+            Err(format!("{bytes} bytes buffered"))
+        }
+    })
+    .await;
+    assert!(shed_at_drain > 0.0, "no frame was shed past the mark");
+    let drained = now_ms();
+    let all_rooms = world.sim_rooms();
+    more_events(&world, 300).await;
+    world.quiesce(&ingesters).await;
+
+    // Everything outside the outage and the drain arrived exactly once.
+    let audit = world.audit().await;
+    let missing = audit.missing_per_room();
+    let end = drained.max(outage.recovered);
+    let outside: BTreeMap<u64, Vec<(i64, i64)>> = all_rooms
+        .iter()
+        .map(|r| (*r, vec![(outage.down - 1000, end + 1000)]))
+        .collect();
+    audit.assert_exactly_once_outside(&outside, &world.sim.truth().events());
+
+    // The shed commands are reported per room, and add up to the metric; a room that lacks
+    // events reports a loss (dropped events or shed commands), none lost silently.
+    let m = ingesters[0].metrics().await.expect("metrics");
+    let shed = m.get(shed_metric);
+    assert_eq!(shed, shed_at_drain, "commands were shed after the drain");
+    converge("statuses reporting the shedding", DEADLINE, async || {
+        let mut reported = 0;
+        for room in &all_rooms {
+            let st = world
+                .status(*room)
+                .await
+                .ok_or(format!("no status of {room}"))?;
+            if missing.get(room).is_some_and(|n| *n > 0) && st.lost() == 0 {
+                return Err(format!("room {room} lacks events but reports no loss"));
+            }
+            reported += st.commands_shed;
+        }
+        if reported as f64 == shed {
+            Ok(())
+        } else {
+            Err(format!(
+                "statuses report {reported} shed commands, the metric {shed}"
+            ))
+        }
+    })
+    .await;
+    eprintln!(
+        "shedding: {shed} commands shed, {} events dropped, {} events missing in BILI_EVENTS",
+        m.get(r#"bilipulse_ingester_dropped_total{class="event"}"#),
+        missing.values().sum::<u64>()
     );
 }

@@ -11,6 +11,7 @@
 //! * [`tools`]: where the pinned tools installed by `deploy/install-tools.sh` live.
 //! * [`wait`]: polling observable state until a deadline ([`wait::eventually`], [`wait::converge`]).
 //! * [`process`]: a service binary as a real process (SIGTERM, SIGKILL, logs, `/metrics`).
+//! * [`sim`]: the simulator binary as a process of its own, for load binaries.
 //! * [`stack`]: the services' command lines as scenarios run them against the simulator.
 //! * [`browser`]: a real headless Chromium driven through the dashboard's driver.
 
@@ -21,6 +22,7 @@ pub mod jetstream;
 pub mod nats;
 pub mod process;
 pub mod procstat;
+pub mod sim;
 pub mod stack;
 pub mod tools;
 pub mod wait;

@@ -91,14 +91,21 @@ impl ServiceProcess {
         if let Some(a) = self.admin.get() {
             return Ok(*a);
         }
+        let addr = self.logged_addr(ADMIN_LISTENING, "addr")?;
+        Ok(*self.admin.get_or_init(|| addr))
+    }
+
+    /// The address in the `field=<ip:port>` of the first line of this process's log that
+    /// contains `message`: how a listener bound on port 0 is found (the gateway logs
+    /// `gateway starting listen=…`); `Err` until that line is written.
+    pub fn logged_addr(&self, message: &str, field: &str) -> Result<SocketAddr, String> {
         let log = std::fs::read(&self.log).unwrap_or_default();
         let own = log.get(self.log_from as usize..).unwrap_or_default();
-        let addr = String::from_utf8_lossy(own)
+        String::from_utf8_lossy(own)
             .lines()
-            .find(|l| l.contains(ADMIN_LISTENING))
-            .and_then(admin_addr_in)
-            .ok_or_else(|| format!("{} has not logged its admin address yet", self.id))?;
-        Ok(*self.admin.get_or_init(|| addr))
+            .find(|l| l.contains(message))
+            .and_then(|l| addr_field_in(l, field))
+            .ok_or_else(|| format!("{} has not logged \"{message}\" yet", self.id))
     }
 
     /// The process id.
@@ -230,8 +237,8 @@ impl Metrics {
     }
 }
 
-/// The `addr=` field of a log line (ANSI colour codes, if any, removed first).
-fn admin_addr_in(line: &str) -> Option<SocketAddr> {
+/// The `<field>=` socket address of a log line (ANSI colour codes, if any, removed first).
+fn addr_field_in(line: &str, field: &str) -> Option<SocketAddr> {
     let mut plain = String::with_capacity(line.len());
     let mut chars = line.chars();
     while let Some(c) = chars.next() {
@@ -246,7 +253,8 @@ fn admin_addr_in(line: &str) -> Option<SocketAddr> {
             plain.push(c);
         }
     }
-    let rest = &plain[plain.find("addr=")? + 5..];
+    let key = format!("{field}=");
+    let rest = &plain[plain.find(&key)? + key.len()..];
     let end = rest.find(|c: char| c.is_whitespace()).unwrap_or(rest.len());
     rest[..end].parse().ok()
 }
@@ -275,7 +283,7 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> Result<String, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::admin_addr_in;
+    use super::addr_field_in;
 
     #[test]
     fn the_admin_address_is_read_from_plain_and_coloured_log_lines() {
@@ -283,11 +291,17 @@ mod tests {
         let coloured = "\x1b[2m2026\x1b[0m \x1b[32m INFO\x1b[0m admin HTTP listening \x1b[3maddr\x1b[0m\x1b[2m=\x1b[0m127.0.0.1:45371";
         for line in [plain, coloured] {
             assert_eq!(
-                admin_addr_in(line),
+                addr_field_in(line, "addr"),
                 Some("127.0.0.1:45371".parse().unwrap()),
                 "{line:?}"
             );
         }
-        assert_eq!(admin_addr_in("admin HTTP listening"), None);
+        assert_eq!(addr_field_in("admin HTTP listening", "addr"), None);
+        let gateway = "INFO bilipulse_gateway: gateway starting listen=127.0.0.1:40703";
+        assert_eq!(
+            addr_field_in(gateway, "listen"),
+            Some("127.0.0.1:40703".parse().unwrap())
+        );
+        assert_eq!(addr_field_in(gateway, "addr"), None);
     }
 }

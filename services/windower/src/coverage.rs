@@ -61,14 +61,16 @@ impl CoverageTrack {
             self.reconnects.push(st.since.max(0));
         }
         src.last_reconnects = Some(st.reconnects);
+        // Events dropped and commands shed alike (`RoomStatus::lost`).
+        let lost = st.lost();
         if let Some(prev) = src.last_lost
-            && st.events_lost > prev
+            && lost > prev
         {
             // Only growth is dated: losses before the first report seen from a source happened
             // before we could know when.
-            self.losses.push((st.ts, st.events_lost - prev));
+            self.losses.push((st.ts, lost - prev));
         }
-        src.last_lost = Some(st.events_lost);
+        src.last_lost = Some(lost);
         let open = src.spans.last_mut().filter(|s| s.open);
         match (st.state, open) {
             (ConnState::Connected, Some(span)) if span.from == st.since => {
@@ -240,6 +242,11 @@ mod tests {
         let cov = c.coverage(2_000, 3_000, 3_000, 0);
         assert_eq!((cov.lost_events, cov.reconnects), (7, 1));
         assert_eq!(c.coverage(0, 2_000, 3_000, 0).lost_events, 0);
+        // Commands shed under overload are losses too, added to the dropped events.
+        s.ts = 3_500;
+        s.commands_shed = 40;
+        c.on_status(&s);
+        assert_eq!(c.coverage(3_000, 4_000, 4_000, 0).lost_events, 40);
     }
 
     #[test]
