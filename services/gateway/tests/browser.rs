@@ -150,9 +150,9 @@ async fn the_dashboard_shows_what_nats_holds_and_recovers_after_a_gateway_restar
     let stop = Shutdown::new();
     let ingester_task = tokio::spawn(bilipulse_ingester::run(ingester, stop.clone()));
     let windower_task = tokio::spawn(bilipulse_windower::run(windower, stop.clone()));
-    let gw_port = bilipulse_testkit::nats::free_port().to_string();
-    let listen = format!("127.0.0.1:{gw_port}");
-    let mut gw = world.gateway("gw-1", &[("--listen", &listen)]).await;
+    let mut gw = world.gateway("gw-1", &[]).await;
+    // The restarted gateway takes the same address, as a Service keeps it in a cluster.
+    let listen = gw.addr.to_string();
 
     let mut b = Browser::launch(&driver).await.expect("browser starts");
     b.goto(&gw.url("/#/room/5269?range=5m"))

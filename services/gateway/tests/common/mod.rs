@@ -114,15 +114,15 @@ impl World {
     }
 
     /// Starts a gateway with the test defaults plus `overrides` (flag → value; a value of ""
-    /// removes the flag), and waits until it is ready. It listens on a free port unless
-    /// `--listen` is given.
+    /// removes the flag), and waits until it is ready. Unless `--listen` is given it listens
+    /// on a port the kernel picks, learnt from its log (no other process can take the port
+    /// between choosing and binding it); a restart that must keep the address passes
+    /// `--listen` with the first one's.
     pub async fn gateway(&self, id: &str, overrides: &[(&str, &str)]) -> Gateway {
-        let port = free_port();
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let mut flags: BTreeMap<String, String> = BTreeMap::new();
         for (k, v) in [
             ("--nats-url", self.nats.url().as_str()),
-            ("--listen", &addr.to_string()),
+            ("--listen", "127.0.0.1:0"),
             ("--log", "info"),
             ("--api-token", TOKEN),
             ("--no-resolve", "true"),
@@ -136,12 +136,22 @@ impl World {
                 flags.insert((*k).into(), (*v).into());
             }
         }
-        let addr: SocketAddr = flags["--listen"].parse().expect("--listen is an address");
+        let asked: SocketAddr = flags["--listen"].parse().expect("--listen is an address");
         let process = ServiceProcess::spawn(
             env!("CARGO_BIN_EXE_bilipulse-gateway").as_ref(),
             id,
             self.dir.path(),
             &flags,
+        );
+        // The gateway logs the address it bound (`gateway starting listen=…`) before anything
+        // else can be ready; a test filter quieter than info would hide it.
+        let addr = eventually(&format!("{id}'s listen address"), DEADLINE, async || {
+            process.logged_addr("gateway starting", "listen").ok()
+        })
+        .await;
+        assert!(
+            asked.port() == 0 || addr == asked,
+            "{id} listens on {addr}, not on the --listen {asked}"
         );
         let gw = Gateway { process, addr };
         eventually(&format!("{id} ready"), DEADLINE, async || {
