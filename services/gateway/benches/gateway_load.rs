@@ -57,7 +57,7 @@ use bilipulse_runtime::bus;
 use bilipulse_runtime::config::{NatsConfig, StreamOverrides};
 use bilipulse_testkit::NatsServer;
 use bilipulse_testkit::nats::free_port;
-use bilipulse_testkit::process::{Metrics, ServiceProcess};
+use bilipulse_testkit::process::{Metrics, ServiceProcess, sibling_binary};
 use bilipulse_testkit::procstat::{cores, cpu_model, cpu_ticks, rss_kib, ticks_to_secs};
 use bilipulse_testkit::wait::eventually;
 use clap::{Parser, ValueEnum};
@@ -362,23 +362,9 @@ struct World {
 /// The gateway binary: `--gateway-bin` (to compare two builds), else the one next to this
 /// bench's executable (`target/<profile>/deps/…`).
 fn gateway_binary(chosen: Option<&Path>) -> Result<PathBuf, Error> {
-    if let Some(bin) = chosen {
-        return Ok(bin.to_owned());
-    }
-    let exe = std::env::current_exe()?;
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(|dir| dir.join("bilipulse-gateway"))
-        .ok_or("cannot locate target/<profile>")?;
-    if bin.is_file() {
-        Ok(bin)
-    } else {
-        Err(format!(
-            "{} is missing: build it first with `cargo build --release -p bilipulse-gateway`",
-            bin.display()
-        )
-        .into())
+    match chosen {
+        Some(bin) => Ok(bin.to_owned()),
+        None => Ok(sibling_binary("bilipulse-gateway")?),
     }
 }
 

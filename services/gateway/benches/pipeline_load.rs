@@ -33,7 +33,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -42,9 +42,10 @@ use bilipulse_proto::streams;
 use bilipulse_runtime::bus;
 use bilipulse_runtime::config::{NatsConfig, StreamOverrides};
 use bilipulse_testkit::NatsServer;
-use bilipulse_testkit::process::{Metrics, ServiceProcess};
+use bilipulse_testkit::process::{Metrics, ServiceProcess, sibling_binary};
 use bilipulse_testkit::procstat::{cores, cpu_model, cpu_ticks, rss_kib, ticks_to_secs};
 use bilipulse_testkit::sim::SimProcess;
+use bilipulse_testkit::stack::load_ingester_flags;
 use bilipulse_testkit::wait::{converge, eventually};
 use clap::Parser;
 use futures::{SinkExt as _, StreamExt as _};
@@ -133,21 +134,7 @@ struct World {
 
 /// A binary of this build, next to this bench's executable.
 fn binary(name: &str) -> Result<PathBuf, Error> {
-    let exe = std::env::current_exe()?;
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(|dir| dir.join(name))
-        .ok_or("cannot locate target/<profile>")?;
-    if bin.is_file() {
-        Ok(bin)
-    } else {
-        Err(format!(
-            "{} is missing: cargo build --release -p {name}",
-            bin.display()
-        )
-        .into())
-    }
+    Ok(sibling_binary(name)?)
 }
 
 fn flags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -195,15 +182,7 @@ async fn start_world(opts: &Opts, rate: f64) -> Result<World, Error> {
         &binary("bilipulse-ingester")?,
         "ingester-0",
         &logs,
-        &flags(&[
-            ("--id", "ingester-0"),
-            ("--nats-url", &url),
-            ("--log", "warn"),
-            ("--bili-api-base", &base),
-            ("--bili-live-base", &base),
-            ("--bili-ws-scheme", "ws"),
-            ("--bili-http-interval", "1ms"),
-        ]),
+        &load_ingester_flags("ingester-0", &url, &base),
     );
     // The windower as deployed: its default windows and checkpoint interval.
     let lateness = format!("{LATENESS_MS}ms");

@@ -26,7 +26,6 @@
 //! `heaptrack` or `perf` around it). The ingester's log
 //! is kept in a temporary directory, printed at the start.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -37,6 +36,7 @@ use bilipulse_testkit::NatsServer;
 use bilipulse_testkit::process::{ServiceProcess, http_get};
 use bilipulse_testkit::procstat::{cores, cpu_model, cpu_ticks, rss_kib, ticks_to_secs};
 use bilipulse_testkit::sim::SimProcess;
+use bilipulse_testkit::stack::load_ingester_flags;
 use bilipulse_testkit::wait::{converge, eventually};
 use futures::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -308,21 +308,12 @@ async fn ingester(
     let dir = tempfile::tempdir()?.keep();
     println!("ingester log: {}/load-0.log", dir.display());
     let base = format!("http://{sim}/");
-    let url = nats.url();
-    let defaults = [
-        ("--id", "load-0"),
-        ("--nats-url", &url),
-        ("--log", "warn"),
-        ("--bili-api-base", &base),
-        ("--bili-live-base", &base),
-        ("--bili-ws-scheme", "ws"),
-        ("--bili-http-interval", "1ms"),
-    ];
-    let flags: BTreeMap<String, String> = defaults
-        .into_iter()
-        .chain(extra.iter().copied())
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
+    let mut flags = load_ingester_flags("load-0", &nats.url(), &base);
+    flags.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
     // BENCH_INGESTER_BIN runs another binary, or a script that execs a profiler around it.
     let bin = std::env::var_os("BENCH_INGESTER_BIN").map_or_else(
         || PathBuf::from(env!("CARGO_BIN_EXE_bilipulse-ingester")),

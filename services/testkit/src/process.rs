@@ -199,6 +199,25 @@ impl Drop for ServiceProcess {
     }
 }
 
+/// The binary `name` of the build a bench executable belongs to: `target/<profile>/<name>`,
+/// next to `target/<profile>/deps/<bench>`. A message says how to build it when it is missing.
+pub fn sibling_binary(name: &str) -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot locate this executable: {e}"))?;
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|dir| dir.join(name))
+        .ok_or("cannot locate target/<profile>")?;
+    if bin.is_file() {
+        Ok(bin)
+    } else {
+        Err(format!(
+            "{} is missing: build it first with `cargo build --release -p {name}`",
+            bin.display()
+        ))
+    }
+}
+
 /// Parsed OpenMetrics text: series (name plus labels, as printed) → value.
 #[derive(Debug, Clone, Default)]
 pub struct Metrics(pub HashMap<String, f64>);

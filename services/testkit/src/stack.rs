@@ -65,3 +65,21 @@ pub fn scenario_windower_flags(id: &str) -> BTreeMap<String, String> {
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect()
 }
+
+/// The flags (flag → value) of a load binary's ingester `id`: anonymous, against the simulator
+/// at `sim_base` with the resolver's pacing cut to 1 ms, publishing to `nats_url`, logging
+/// warnings only (a load test reads figures, not logs).
+pub fn load_ingester_flags(id: &str, nats_url: &str, sim_base: &str) -> BTreeMap<String, String> {
+    [
+        ("--id", id),
+        ("--nats-url", nats_url),
+        ("--log", "warn"),
+        ("--bili-api-base", sim_base),
+        ("--bili-live-base", sim_base),
+        ("--bili-ws-scheme", "ws"),
+        ("--bili-http-interval", "1ms"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}

@@ -17,7 +17,6 @@ use bilipulse_runtime::bus;
 pub use bilipulse_runtime::clock::now_ms;
 use bilipulse_runtime::config::{NatsConfig, StreamOverrides};
 use bilipulse_testkit::NatsServer;
-use bilipulse_testkit::nats::free_port;
 use bilipulse_testkit::process::ServiceProcess;
 #[allow(unused_imports)] // used by the multi-process scenarios only
 pub use bilipulse_testkit::stack::scenario_windower_flags;
