@@ -59,12 +59,12 @@ pub struct RoomStatus {
     /// Events dropped for this room (buffer overflow) since the ingester took it.
     #[serde(default)]
     pub events_lost: u64,
-    /// Commands of this room shed undecoded since the ingester took it: while its publish
+    /// Commands of this room shed unparsed since the ingester took it: while its publish
     /// buffer is nearly full (NATS slower than Bilibili, or the machine out of CPU), an
-    /// ingester drops whole frames before normalising them, so that what it cannot publish
-    /// costs it almost nothing. A shed command may have become zero, one or several events;
-    /// its raw body is not archived either. Added in schema 1 without a version change
-    /// (absent = 0).
+    /// ingester drops whole frames (read and decompressed) before parsing them, so that what
+    /// it cannot publish does not take the CPU publishing needs. A shed command may have
+    /// become zero, one or several events; its raw body is not archived either. Added in
+    /// schema 1 without a version change (absent = 0).
     #[serde(default)]
     pub commands_shed: u64,
     /// The last error, if the connection is not healthy.

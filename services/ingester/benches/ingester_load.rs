@@ -280,7 +280,7 @@ async fn throughput(rooms: usize, rate: f64, secs: f64, feed: Feed) -> Result<()
         delta("bilipulse_ingester_reconnects_total")
     );
     println!(
-        "shed undecoded:      {:.0} commands/s ({} in all)",
+        "shed unparsed:       {:.0} commands/s ({} in all)",
         delta("bilipulse_ingester_shed_commands_total") / el.as_secs_f64(),
         m1.get("bilipulse_ingester_shed_commands_total")
     );

@@ -51,8 +51,8 @@ pub struct Config {
     /// per room (status `commands_shed`, metric `shed_commands`). Normalising what cannot be
     /// published would take the CPU that publishing needs, so that under overload the stored
     /// rate collapses instead of staying at capacity. A shed frame is not archived either
-    /// (its raw frame would cost JetStream what shedding saves). 100 disables shedding (new events are then dropped one by one once
-    /// the buffer is full).
+    /// (its raw frame would cost JetStream what shedding saves). 100 disables shedding (new
+    /// events are then dropped one by one once the buffer is full).
     #[arg(
         long,
         env = "BILIPULSE_SHED_ABOVE_PERCENT",

@@ -98,7 +98,8 @@ pub struct Metrics {
     pub buffer_bytes: Gauge,
     /// Messages dropped because the buffer was full (NATS slow or down), by class.
     pub dropped: Family<ClassLabel, Counter>,
-    /// Commands shed undecoded because the buffer was nearly full (`--shed-above-percent`).
+    /// Commands shed without being parsed because the buffer was nearly full
+    /// (`--shed-above-percent`).
     pub shed_commands: Counter,
     /// Publish attempts that failed and were retried.
     pub publish_retries: Counter,
@@ -212,7 +213,7 @@ impl Metrics {
         );
         r.register(
             "shed_commands",
-            "Commands shed undecoded because the buffer was nearly full",
+            "Commands shed without being parsed because the buffer was nearly full",
             m.shed_commands.clone(),
         );
         r.register(

@@ -44,7 +44,7 @@ pub struct RoomCounters {
     pub duplicates: AtomicU64,
     /// Events dropped because the buffer was full.
     pub lost: AtomicU64,
-    /// Commands shed undecoded because the buffer was nearly full ([`Publisher::is_shedding`]).
+    /// Commands shed without being parsed because the buffer was nearly full ([`Publisher::is_shedding`]).
     pub shed: AtomicU64,
 }
 

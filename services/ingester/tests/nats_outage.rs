@@ -2,7 +2,7 @@
 //! buffer; after the restart the buffer is published in order and nothing is lost. With a
 //! buffer too small for the outage, what does not fit is dropped, and the loss each room's
 //! status reports is exactly what BILI_EVENTS lacks; with load shedding, whole frames are shed
-//! undecoded past the mark, and every room that lost anything reports it.
+//! unparsed past the mark, and every room that lost anything reports it.
 
 mod common;
 
